@@ -1,0 +1,168 @@
+# libfutures - build, test, install.
+#
+#   make                      build/libfutures.a and build/libfutures.so
+#   make check                build and run the Check test suite
+#   make check SANITIZE=thread    ... under ThreadSanitizer (build-thread/)
+#   make check SANITIZE=address   ... under AddressSanitizer + UBSan
+#   make demo                 build and run the main demonstration
+#   make bench                build and run the benchmarks (bench/run.sh)
+#   make install PREFIX=/usr/local DESTDIR=
+#   make CORO=ucontext        use the portable ucontext context switch
+#   make WERROR=1             warnings are errors (CI)
+#   make CC=clang             any C11 compiler
+#
+# Everything is built out of the source tree, under $(BUILD).
+
+VERSION    := 0.1.0
+SOVERSION  := 0
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+
+CC         ?= cc
+SANITIZE   ?=
+CORO       ?= asm
+WERROR     ?= 0
+ifeq ($(SANITIZE),)
+BUILD      ?= build
+else
+BUILD      ?= build-$(SANITIZE)
+endif
+
+ARCH := $(shell $(CC) -dumpmachine 2>/dev/null)
+
+CSTD     := -std=c11
+WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+OPT      ?= -O2 -g
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -Ilib
+CFLAGS   += $(CSTD) $(WARN) $(OPT) -pthread -fPIC -fvisibility=hidden
+LDLIBS   += -pthread
+
+ifeq ($(WERROR),1)
+CFLAGS += -Werror
+endif
+
+ifeq ($(SANITIZE),thread)
+CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=thread
+else ifeq ($(SANITIZE),address)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+else ifneq ($(SANITIZE),)
+$(error SANITIZE must be thread or address)
+endif
+
+# Context-switch back end: hand-written assembly where we have it.
+CORO_SRC := lib/coro/ucontext.c
+ifeq ($(CORO),asm)
+ifneq ($(findstring x86_64,$(ARCH)),)
+CORO_SRC := lib/coro/switch_x86_64_sysv.S
+else ifneq ($(findstring aarch64,$(ARCH)),)
+CORO_SRC := lib/coro/switch_aarch64_aapcs.S
+else
+CPPFLAGS += -DFUT_CORO_UCONTEXT=1
+endif
+else ifeq ($(CORO),ucontext)
+CPPFLAGS += -DFUT_CORO_UCONTEXT=1
+else
+$(error CORO must be asm or ucontext)
+endif
+
+LIB_SRC  := $(wildcard lib/*.c) lib/coro/ctx.c $(CORO_SRC)
+LIB_OBJ  := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
+LIB_A    := $(BUILD)/libfutures.a
+LIB_SO   := $(BUILD)/libfutures.so.$(VERSION)
+LIB_SONAME := libfutures.so.$(SOVERSION)
+
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+EX_SRC   := $(wildcard examples/*.c)
+EX_BIN   := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRC))
+
+HDR := include/futures.h $(wildcard lib/*.h lib/coro/*.h)
+
+.PHONY: all lib check tests bench benches examples demo install uninstall clean check-deps
+all: lib
+
+lib: $(LIB_A) $(BUILD)/libfutures.so
+
+$(BUILD)/%.c.o: %.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(filter-out -Wpedantic,$(CFLAGS)) -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(LIB_SONAME) -Wl,-z,noexecstack $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libfutures.so: $(LIB_SO)
+	ln -sf libfutures.so.$(VERSION) $(BUILD)/$(LIB_SONAME)
+	ln -sf libfutures.so.$(VERSION) $@
+
+# ---- tests (Check) ---------------------------------------------------
+# make check installs Check (Debian's `check` package) when it is missing.
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+
+check-deps:
+	@scripts/ensure-deps.sh check
+
+$(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB_A) | check-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CHECK_CFLAGS) $(CFLAGS) -fvisibility=default $< -o $@ $(LDFLAGS) $(LIB_A) $(CHECK_LIBS) $(LDLIBS)
+
+tests: $(TEST_BIN)
+
+check: check-deps
+	@$(MAKE) --no-print-directory tests
+	@scripts/run-tests.sh $(TEST_BIN)
+
+# ---- benchmarks ------------------------------------------------------
+BENCH_CFLAGS = -I../shared/peers/src -Ibench
+
+$(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(BENCH_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LIB_A) $(LDLIBS) -lm
+
+benches: $(BENCH_BIN)
+
+bench: benches
+	@bench/run.sh $(BUILD)
+
+# ---- examples --------------------------------------------------------
+$(BUILD)/examples/%: examples/%.c $(wildcard examples/*.h) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Iexamples $(CFLAGS) $< -o $@ $(LDFLAGS) $(LIB_A) $(LDLIBS) -lm
+
+examples: $(EX_BIN)
+
+demo: examples
+	@scripts/demo.sh $(BUILD)
+
+# ---- install ---------------------------------------------------------
+install: lib
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 644 include/futures.h $(DESTDIR)$(INCLUDEDIR)/futures.h
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libfutures.a
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libfutures.so.$(VERSION)
+	ln -sf libfutures.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
+	ln -sf libfutures.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libfutures.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    libfutures.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libfutures.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/futures.h $(DESTDIR)$(LIBDIR)/libfutures.a \
+	      $(DESTDIR)$(LIBDIR)/libfutures.so* $(DESTDIR)$(LIBDIR)/pkgconfig/libfutures.pc
+
+clean:
+	rm -rf build build-thread build-address build-*

@@ -1,0 +1,256 @@
+/*
+ * internal.h - the one internal header of libfutures
+ *
+ * Structures, their invariants and their guards; hidden fut__ prototypes
+ * shared between lib/future.c, lib/pool.c, lib/loop.c, lib/stack.c and the
+ * context-switch back ends in lib/coro/.
+ *
+ * Names: future_/fut_ are public, fut__ are internal but shared between
+ * files (hidden visibility), statics are plain.
+ *
+ * Lock order (a thread holding a lock on the left may take one on the
+ * right, never the reverse):
+ *
+ *     pool->mu  -->  future->mu  -->  parker->mu | loop->mu
+ *
+ * A completer holds future->mu while it notifies waiters (so a waiter that
+ * unlinks itself under future->mu knows no completer still touches it
+ * afterwards), and runs callbacks with no lock held.
+ */
+#ifndef FUT_INTERNAL_H
+#define FUT_INTERNAL_H
+
+#include "futures.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#define FUT_HIDDEN __attribute__((visibility("hidden")))
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define FUT_TSAN 1
+#endif
+#if __has_feature(address_sanitizer)
+#define FUT_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define FUT_TSAN 1
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define FUT_ASAN 1
+#endif
+
+#define FUT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define FUT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* A cpu-relax hint for spin loops. */
+static inline void fut__pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+/* ---------------------------------------------------------------------
+ * Time (CLOCK_MONOTONIC, nanoseconds)
+ * ------------------------------------------------------------------- */
+
+#define FUT_NO_DEADLINE UINT64_MAX
+
+FUT_HIDDEN uint64_t fut__now_ns(void);
+/* The deadline for timeout_ms from now; FUT_FOREVER gives FUT_NO_DEADLINE.
+ * Clamps instead of wrapping. */
+FUT_HIDDEN uint64_t fut__deadline(long timeout_ms);
+FUT_HIDDEN struct timespec fut__timespec(uint64_t ns);
+
+/* ---------------------------------------------------------------------
+ * Parker: a thread's own mutex + condition variable (CLOCK_MONOTONIC).
+ *
+ * One per thread, created on first use, destroyed at thread exit.  Every
+ * blocking wait of a thread in the library sleeps on its parker, so a
+ * wait never initialises or allocates a synchronisation object.
+ * `signalled` is a hint guarded by mu: a sleeper always rechecks its own
+ * condition, so a stale signal only costs one spurious wake-up.
+ * ------------------------------------------------------------------- */
+
+struct fut__parker {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;   /* CLOCK_MONOTONIC */
+    int signalled;       /* guarded by mu */
+};
+
+/* The calling thread's parker, or NULL if it could not be created. */
+FUT_HIDDEN struct fut__parker *fut__parker_self(void);
+/* Sets signalled and wakes the parker's thread. */
+FUT_HIDDEN void fut__unpark(struct fut__parker *pk);
+
+/* ---------------------------------------------------------------------
+ * Waiter: the one record a waiting call puts on the futures it waits for.
+ *
+ * A waiting call (wait, get, gather, wait_any) builds one fut__waiter on
+ * its own stack and links one fut__wnode per pending future into that
+ * future's waiter list.  Each completion decrements `remaining`; the one
+ * that brings it to zero fires the waiter, which wakes it one of two ways:
+ *
+ *   FUT__W_THREAD  unpark the waiting thread's parker
+ *   FUT__W_CORO    make the suspended coroutine ready on its loop
+ *                  (from any thread; the loop thread switches to it)
+ *
+ * wait_any uses remaining = 1.  Firing happens under the completing
+ * future's mu; see the lock order above.
+ * ------------------------------------------------------------------- */
+
+enum fut__wkind { FUT__W_THREAD, FUT__W_CORO };
+
+struct fut__coro;
+
+struct fut__waiter {
+    enum fut__wkind kind;          /* set once before linking */
+    atomic_size_t remaining;       /* completions still needed to fire */
+    atomic_int fired;              /* 0 -> 1 once, by the firing completer;
+                                      release, pairs with the waiter's acquire */
+    union {
+        struct fut__parker *parker;   /* FUT__W_THREAD */
+        struct fut__coro *coro;       /* FUT__W_CORO */
+    } u;
+    struct fut_pool *help_pool;    /* a pool thread waiting runs this pool's
+                                      queued jobs; NULL otherwise */
+};
+
+struct fut__wnode {                /* links a waiter into one future */
+    struct fut__wnode *next, *prev;   /* guarded by future->mu */
+    struct fut__waiter *w;
+    bool linked;                      /* guarded by future->mu */
+};
+
+/* ---------------------------------------------------------------------
+ * Futures
+ *
+ * state: atomic.  Moves PENDING -> RUNNING -> terminal or PENDING ->
+ * terminal, only by CAS, only forward; a terminal state never changes.
+ * value/err are written before the release store of a terminal state and
+ * read after an acquire load of it, so a complete future is read without
+ * a lock.
+ * ------------------------------------------------------------------- */
+
+enum fut__kind {
+    FUT__PROMISE,   /* future_new, future_then */
+    FUT__JOB,       /* a pool job */
+    FUT__CORO       /* a coroutine */
+};
+
+struct fut__cb {                   /* a future_on_done registration */
+    struct fut__cb *next;
+    void (*fn)(future_t *f, void *arg);
+    void *arg;
+};
+
+struct future {
+    atomic_int state;              /* enum future_state, see above */
+    atomic_uint refs;              /* references; the last release frees */
+    enum fut__kind kind;           /* set at creation */
+    int err;                       /* FAILED/CANCELLED code; see state */
+    void *value;                   /* DONE value; see state */
+
+    pthread_mutex_t mu;            /* guards waiters and cbs */
+    struct fut__wnode *waiters;    /* guarded by mu; emptied at completion */
+    struct fut__cb *cbs;           /* guarded by mu; taken at completion */
+    atomic_bool has_waiters;       /* waiters or cbs may be non-empty:
+                                      lets completion skip mu (see future.c) */
+
+    /* kind == FUT__JOB: the job, owned by its pool until it runs */
+    fut_fn fn;
+    void *arg;
+    struct future *qnext;          /* pool queue link, guarded by pool->mu */
+    struct fut_pool *pool;         /* the pool it was submitted to */
+
+    /* kind == FUT__CORO */
+    struct fut__coro *coro;        /* the coroutine; cleared when it ends
+                                      (guarded by the loop, see loop.c) */
+};
+
+/* Allocates a future of that kind in state PENDING with one reference. */
+FUT_HIDDEN future_t *fut__future_alloc(enum fut__kind kind);
+/* Completes f with a terminal state (DONE, FAILED or CANCELLED).  Returns
+ * 0, or EINVAL if f was already complete.  `from` is the state the caller
+ * expects f to leave (PENDING or RUNNING); -1 accepts either. */
+FUT_HIDDEN int fut__complete(future_t *f, int from, enum future_state st,
+                             void *value, int err);
+/* PENDING -> RUNNING; false if f was completed (e.g. cancelled) first. */
+FUT_HIDDEN bool fut__start(future_t *f);
+
+/* Registers w on the n futures (nodes has n entries).  Returns the number
+ * of futures complete at registration time (their nodes are not linked);
+ * w->remaining is set accordingly by the caller's plan (see future.c). */
+FUT_HIDDEN void fut__waiter_unlink_all(future_t *const fs[], struct fut__wnode *nodes,
+                                       size_t n);
+
+/* ---------------------------------------------------------------------
+ * The running task: what fut_raise() and EDEADLK detection look at.
+ * One per thread, saved and restored around nested runs (a pool thread
+ * that waits runs other jobs inside the wait).
+ * ------------------------------------------------------------------- */
+
+struct fut__task {
+    future_t *fut;       /* the future being computed */
+    int raised;          /* set by fut_raise(), 0 otherwise */
+};
+
+/* The calling thread's current task (inside a coroutine: the coroutine's). */
+FUT_HIDDEN struct fut__task *fut__task_current(void);
+FUT_HIDDEN struct fut__task *fut__task_swap(struct fut__task *t);
+
+/* ---------------------------------------------------------------------
+ * Pool hooks used by the waiting path (pool.c)
+ * ------------------------------------------------------------------- */
+
+/* The pool whose worker is the calling thread, or NULL. */
+FUT_HIDDEN struct fut_pool *fut__pool_self(void);
+/* Waits for w to fire (or the deadline) on a pool worker: runs queued jobs
+ * of the pool meanwhile, and sleeps on the worker's parker when there is
+ * nothing to run.  Returns 0 when fired, ETIMEDOUT. */
+FUT_HIDDEN int fut__pool_help_wait(struct fut_pool *p, struct fut__waiter *w,
+                                   uint64_t deadline);
+
+/* ---------------------------------------------------------------------
+ * Loop hooks used by the waiting path (loop.c)
+ * ------------------------------------------------------------------- */
+
+/* The coroutine running on this thread, or NULL on a plain thread. */
+FUT_HIDDEN struct fut__coro *fut__coro_self(void);
+/* Suspends the calling coroutine until w fires, the deadline passes, or
+ * the coroutine is cancelled.  Returns 0 (fired), ETIMEDOUT, ECANCELED. */
+FUT_HIDDEN int fut__coro_wait(struct fut__coro *c, struct fut__waiter *w,
+                              uint64_t deadline);
+/* Makes the coroutine waiting on w ready (any thread). */
+FUT_HIDDEN void fut__coro_wake(struct fut__coro *c);
+/* Cancel hook for FUT__CORO futures that have started; see future_cancel. */
+FUT_HIDDEN int fut__coro_cancel(future_t *f);
+/* ECANCELED if the calling coroutine has been cancelled, else 0. */
+FUT_HIDDEN int fut__coro_cancelled(struct fut__coro *c);
+
+/* ---------------------------------------------------------------------
+ * Context switching (lib/coro/): saving and restoring an execution
+ * context.  Back end chosen at build time: switch_<arch>.S (default on
+ * x86-64 and AArch64) or ucontext.c (CORO=ucontext, and other targets).
+ * Sanitizer fiber annotations live in lib/coro/ctx.c around the switch.
+ * ------------------------------------------------------------------- */
+
+struct fut__ctx;   /* defined in lib/coro/ctx.h, included by loop.c */
+
+/* ---------------------------------------------------------------------
+ * Coroutine stacks (lib/stack.c): carved from large slabs, reused through
+ * a free list, guard pages where they fit.  See lib/stack.c.
+ * ------------------------------------------------------------------- */
+
+struct fut__stacks;   /* defined in lib/stack.h */
+
+#endif /* FUT_INTERNAL_H */
