@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# bench/run.sh BUILDDIR - run libfutures' benchmarks (BENCH.md W1-W6) and print
+# one table: median, min, max, spread per (workload, peer, metric).
+#
+#   bench/run.sh build              what `make bench` runs (BUILD=build)
+#   RUNS=9 bench/run.sh build       runs per program (default 5), after 1 warm-up run
+#   QUICK=1 bench/run.sh build      1 run, smaller sizes (a smoke test, ~30 s)
+#   SWEEP=0 bench/run.sh build      skip the size / thread sweeps
+#   W5_MAX=1000000 ...              also W5 at N = 10^6 (needs ~10 GB of RAM)
+#   CSV=file RAW=file ...           where the CSV and the raw lines go
+#                                   (default BUILDDIR/bench/results.csv, raw.txt)
+#
+# Each program prints lines "workload peer metric value unit" (BENCH.md); the
+# table's spread is (max - min) / median.  A program whose binary is missing
+# (e.g. the cooperative-loop benches parked in bench/loop/ until lib/loop.c
+# exists) is skipped with a note.  Exits 1 if any run failed its check.
+# Needs only bash, coreutils and awk.
+set -u
+BUILD=${1:-build}
+BIN="$BUILD/bench"
+RUNS=${RUNS:-5}
+QUICK=${QUICK:-0}
+SWEEP=${SWEEP:-1}
+W5_MAX=${W5_MAX:-100000}
+TMO=${TIMEOUT:-300}
+[ "$QUICK" = 1 ] && RUNS=1
+CSV=${CSV:-$BIN/results.csv}
+RAW=${RAW:-$BIN/raw.txt}
+
+if [ ! -d "$BIN" ]; then
+    echo "run.sh: $BIN does not exist (build first: make BUILD=$BUILD benches)" >&2
+    exit 2
+fi
+
+# ---- the program list: "binary args..." ------------------------------
+# Defaults are BENCH.md's sizes; QUICK=1 shrinks them (labels then carry -N<n>).
+progs=()
+if [ "$QUICK" = 1 ]; then
+    progs+=("w1_pool 200000" "w2_pool 500" "w3_pool 100" "w3_loop" "w4_loop 200000"
+            "w5_loop 10000" "w6_pool 2000")
+else
+    progs+=("w1_pool" "w1_pool 200000" "w2_pool" "w3_pool" "w3_loop" "w4_loop"
+            "w5_loop" "w6_pool")
+fi
+if [ "$SWEEP" = 1 ]; then
+    # W1 per-task cost against N (rounds so that every size runs ~10^6 jobs
+    # in total (10^5 with QUICK=1); the median round is reported).
+    total=1000000; [ "$QUICK" = 1 ] && total=100000
+    for n in 100 1000 10000 100000; do
+        [ "$n" -ge "$total" ] && continue
+        progs+=("w1_pool $n $(nproc) $((total / n))")
+    done
+    # W2 speedup and W3 pool wall against the thread count.
+    progs+=("w2_pool 2000 26000 1" "w2_pool 2000 26000 4")
+    [ "$QUICK" = 1 ] || progs+=("w3_pool 1000 10 4" "w3_pool 1000 10 8")
+    # W5 wall and bytes per coroutine against N.
+    for n in 100 1000 10000 100000 1000000; do
+        [ "$n" -gt "$W5_MAX" ] && continue
+        [ "$QUICK" = 1 ] && [ "$n" -ge 10000 ] && continue
+        [ "$QUICK" != 1 ] && [ "$n" = 100000 ] && continue   # the default row
+        progs+=("w5_loop $n")
+    done
+fi
+
+# ---- machine --------------------------------------------------------
+cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null)
+[ -z "$cpu" ] && cpu=$(uname -m)
+cc_ver=$(${CC:-cc} --version 2>/dev/null | head -n 1)
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo "?")
+echo "# libfutures benchmarks ($(date -u '+%Y-%m-%d %H:%M UTC'), commit $commit)"
+echo
+echo "* machine: $cpu, $(nproc) online CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM"
+echo "* kernel: $(uname -sr); compiler: ${cc_ver:-unknown}"
+echo "* load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "* runs per program: $RUNS after 1 warm-up run$([ "$QUICK" = 1 ] && echo ' (QUICK: smaller sizes)')"
+echo
+
+: > "$RAW"
+errlog=$(mktemp)
+failures=0
+skipped=()
+for p in "${progs[@]}"; do
+    bin=${p%% *}
+    args=""; [ "$p" != "$bin" ] && args=${p#* }
+    if [ ! -x "$BIN/$bin" ]; then
+        case " ${skipped[*]-} " in *" $bin "*) ;; *) skipped+=("$bin") ;; esac
+        continue
+    fi
+    echo "[warm-up] $bin $args" >&2
+    # shellcheck disable=SC2086
+    timeout "$TMO" "$BIN/$bin" $args >/dev/null 2>>"$errlog" || {
+        echo "FAILED (warm-up): $bin $args" >&2; failures=$((failures + 1)); continue; }
+    for r in $(seq "$RUNS"); do
+        echo "[run $r/$RUNS] $bin $args" >&2
+        # shellcheck disable=SC2086
+        if ! timeout "$TMO" "$BIN/$bin" $args >>"$RAW" 2>>"$errlog"; then
+            echo "FAILED: $bin $args" >&2
+            failures=$((failures + 1))
+        fi
+    done
+done
+
+# ---- table + CSV (awk; rows in first-seen order) ----------------------
+awk -v csv="$CSV" '
+function fmt(v,   a) {
+    a = v < 0 ? -v : v
+    if (a >= 1000) return commas(sprintf("%.0f", v))
+    if (a >= 10) return sprintf("%.1f", v)
+    if (a >= 1) return sprintf("%.2f", v)
+    return sprintf("%.3f", v)
+}
+function commas(s,   neg, out) {
+    neg = (substr(s, 1, 1) == "-"); if (neg) s = substr(s, 2)
+    out = ""
+    while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) }
+    return (neg ? "-" : "") s out
+}
+NF == 5 && $4 ~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/ {
+    k = $1 SUBSEP $2 SUBSEP $3 SUBSEP $5
+    if (!(k in n)) { order[++nk] = k; n[k] = 0 }
+    v[k, ++n[k]] = $4 + 0
+}
+END {
+    print "| workload | peer | metric | median | min | max | spread | unit | runs |"
+    print "|---|---|---|---:|---:|---:|---:|---|---:|"
+    print "workload,peer,metric,unit,median,min,max,spread_pct,runs,values" > csv
+    for (i = 1; i <= nk; i++) {
+        k = order[i]; m = n[k]
+        for (j = 1; j <= m; j++) s[j] = v[k, j]
+        for (j = 2; j <= m; j++) {          # insertion sort, m is small
+            x = s[j]; l = j - 1
+            while (l >= 1 && s[l] > x) { s[l + 1] = s[l]; l-- }
+            s[l + 1] = x
+        }
+        med = (m % 2) ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2
+        lo = s[1]; hi = s[m]
+        spread = med != 0 ? sprintf("%.0f%%", 100 * (hi - lo) / med) : "-"
+        split(k, f, SUBSEP)
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", f[1], f[2], f[3], fmt(med), fmt(lo), fmt(hi), spread, f[4], m
+        vals = ""
+        for (j = 1; j <= m; j++) vals = vals (j > 1 ? ";" : "") v[k, j]
+        printf "%s,%s,%s,%s,%g,%g,%g,%s,%d,%s\n", f[1], f[2], f[3], f[4], med, lo, hi, (med != 0 ? sprintf("%.1f", 100 * (hi - lo) / med) : ""), m, vals > csv
+    }
+}' "$RAW"
+
+echo
+for b in "${skipped[@]-}"; do
+    [ -z "$b" ] && continue
+    if [ -f "$(dirname "$0")/loop/$b.c" ]; then
+        echo "* skipped $b: not built (parked in bench/loop/ until the cooperative loop lands)"
+    else
+        echo "* skipped $b: $BIN/$b not built"
+    fi
+done
+echo "* CSV: $CSV; raw lines: $RAW"
+if [ -s "$errlog" ]; then
+    echo "--- stderr of the programs ---" >&2
+    sort "$errlog" | uniq -c >&2
+fi
+rm -f "$errlog"
+if [ "$failures" -gt 0 ]; then
+    echo "$failures program run(s) failed" >&2
+    exit 1
+fi
+exit 0
