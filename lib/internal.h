@@ -91,6 +91,9 @@ struct fut__parker {
 FUT_HIDDEN struct fut__parker *fut__parker_self(void);
 /* Sets signalled and wakes the parker's thread. */
 FUT_HIDDEN void fut__unpark(struct fut__parker *pk);
+/* Sleeps on pk until it is signalled, *stop is set (may be NULL) or the
+ * deadline passes; clears the signal.  Returns 0 or ETIMEDOUT. */
+FUT_HIDDEN int fut__park(struct fut__parker *pk, atomic_int *stop, uint64_t deadline);
 
 /* ---------------------------------------------------------------------
  * Waiter: the one record a waiting call puts on the futures it waits for.
@@ -175,6 +178,9 @@ struct future {
     /* kind == FUT__CORO */
     struct fut__coro *coro;        /* the coroutine; cleared when it ends
                                       (guarded by the loop, see loop.c) */
+
+    _Atomic(char *) name;          /* for traces; set once (NULL -> copy),
+                                      freed with the future */
 };
 
 /* Allocates a future of that kind in state PENDING with one reference. */
@@ -187,11 +193,16 @@ FUT_HIDDEN int fut__complete(future_t *f, int from, enum future_state st,
 /* PENDING -> RUNNING; false if f was completed (e.g. cancelled) first. */
 FUT_HIDDEN bool fut__start(future_t *f);
 
-/* Registers w on the n futures (nodes has n entries).  Returns the number
- * of futures complete at registration time (their nodes are not linked);
- * w->remaining is set accordingly by the caller's plan (see future.c). */
-FUT_HIDDEN void fut__waiter_unlink_all(future_t *const fs[], struct fut__wnode *nodes,
-                                       size_t n);
+/* Prepares w for the calling thread or coroutine, to fire after
+ * `remaining` notifications. */
+FUT_HIDDEN void fut__waiter_init(struct fut__waiter *w, size_t remaining);
+/* Marks w fired and wakes its owner.  The caller holds the lock that
+ * guards the node through which it reached w. */
+FUT_HIDDEN void fut__waiter_fire(struct fut__waiter *w);
+/* Blocks the thread (running its pool's jobs if it is a pool thread) or
+ * suspends the coroutine until w fires or the deadline passes.  Returns 0,
+ * ETIMEDOUT or ECANCELED. */
+FUT_HIDDEN int fut__waiter_block(struct fut__waiter *w, uint64_t deadline);
 
 /* ---------------------------------------------------------------------
  * The running task: what fut_raise() and EDEADLK detection look at.
