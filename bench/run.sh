@@ -124,8 +124,14 @@ END {
     print "| workload | peer | metric | median | min | max | spread | unit | runs |"
     print "|---|---|---|---:|---:|---:|---:|---|---:|"
     print "workload,peer,metric,unit,median,min,max,spread_pct,runs,values" > csv
-    for (i = 1; i <= nk; i++) {
-        k = order[i]; m = n[k]
+    # rows grouped by workload (W1..W6 first), first-seen order inside one
+    for (i = 1; i <= nk; i++) { split(order[i], f, SUBSEP); if (!(f[1] in seen)) { seen[f[1]] = 1; ws[++nw] = f[1] } }
+    for (i = 2; i <= nw; i++) { x = ws[i]; l = i - 1; while (l >= 1 && ws[l] > x) { ws[l + 1] = ws[l]; l-- } ws[l + 1] = x }
+    no = 0
+    for (a = 1; a <= nw; a++)
+        for (i = 1; i <= nk; i++) { split(order[i], f, SUBSEP); if (f[1] == ws[a]) sorted[++no] = order[i] }
+    for (i = 1; i <= no; i++) {
+        k = sorted[i]; m = n[k]
         for (j = 1; j <= m; j++) s[j] = v[k, j]
         for (j = 2; j <= m; j++) {          # insertion sort, m is small
             x = s[j]; l = j - 1
