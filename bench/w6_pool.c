@@ -5,7 +5,13 @@
  * future comes after the sample, as the peers destroy their futures after
  * theirs).  Pool: one thread per core, as the peers' pools.
  *
- *   w6_pool [N=20000] [threads=ncpus]
+ *   w6_pool [N=20000] [threads=ncpus] [gap_us=0]
+ *
+ * gap_us > 0 sleeps that long (untimed) before every round, so that the
+ * pool's threads have gone from spinning to parked when the job arrives:
+ * the round trip then includes a real wake-up (the peers' workers park at
+ * once; libfutures' spin for a while first, so back-to-back rounds, the
+ * BENCH.md workload, may never sleep).  The label gets -gap<g>us.
  *
  * Prints: W6 libfutures-pool median_rtt X us / W6 libfutures-pool p99_rtt X us
  */
@@ -22,7 +28,9 @@ int main(int argc, char **argv)
 {
     long n = arg_long(argc, argv, 1, 20000);
     long nt = arg_long(argc, argv, 2, ncpus());
-    CHECK(n > 0 && nt > 0, "usage: w6_pool [N] [threads]");
+    long gap_us = arg_long(argc, argv, 3, 0);
+    CHECK(n > 0 && nt > 0 && gap_us >= 0, "usage: w6_pool [N] [threads] [gap_us]");
+    struct timespec gap = { gap_us / 1000000, (gap_us % 1000000) * 1000L };
 
     fut_pool_opts opts = { .threads = (size_t)nt, .queue_max = 0, .name = "w6" };
     fut_pool_t *pool = fut_pool_new(&opts);
@@ -32,6 +40,8 @@ int main(int argc, char **argv)
 
     for (long i = -100; i < n; i++) { /* 100 warm-up rounds */
         void *v = NULL;
+        if (gap_us)
+            nanosleep(&gap, NULL);
         uint64_t t0 = now_ns();
         future_t *f = fut_pool_submit(pool, inc, (void *)(intptr_t)i);
         CHECK(f != NULL, "fut_pool_submit");
@@ -43,8 +53,12 @@ int main(int argc, char **argv)
             lat[i] = t1 - t0;
     }
 
-    char label[64];
-    bench_label(label, sizeof label, "libfutures-pool", n, 20000, nt, ncpus());
+    char base[48], label[64];
+    if (gap_us)
+        snprintf(base, sizeof base, "libfutures-pool-gap%ldus", gap_us);
+    else
+        snprintf(base, sizeof base, "libfutures-pool");
+    bench_label(label, sizeof label, base, n, 20000, nt, ncpus());
     report("W6", label, "median_rtt", percentile_us(lat, (size_t)n, 50), "us");
     report("W6", label, "p99_rtt", percentile_us(lat, (size_t)n, 99), "us");
     fut_pool_free(pool);
