@@ -84,7 +84,7 @@ struct timespec fut__timespec(uint64_t ns)
 static pthread_key_t parker_key;
 static pthread_once_t parker_once = PTHREAD_ONCE_INIT;
 static int parker_key_err;
-static _Thread_local struct fut__parker *my_parker;
+static FUT_TLS struct fut__parker *my_parker;
 
 static void parker_destroy(void *p)
 {
@@ -167,7 +167,7 @@ int fut__park(struct fut__parker *pk, atomic_int *stop, uint64_t deadline)
  * The running task (fut_raise, EDEADLK)
  * ------------------------------------------------------------------- */
 
-static _Thread_local struct fut__task *cur_task;
+static FUT_TLS struct fut__task *cur_task;
 
 struct fut__task *fut__task_current(void) { return cur_task; }
 
@@ -215,6 +215,7 @@ future_t *fut__future_alloc(enum fut__kind kind)
     f->arg = NULL;
     f->qnext = NULL;
     f->pool = NULL;
+    f->loop = NULL;
     f->coro = NULL;
     return f;
 }

@@ -46,6 +46,13 @@
 #define FUT_ASAN 1
 #endif
 
+/* Thread-locals of the library: initial-exec, so that the shared library
+ * reads them with one instruction instead of a __tls_get_addr call (the
+ * loop reads them on every switch).  libfutures is linked at start-up, not
+ * dlopen'ed, in the usual case; glibc keeps static TLS surplus for the
+ * few bytes used here otherwise. */
+#define FUT_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+
 #define FUT_LIKELY(x) __builtin_expect(!!(x), 1)
 #define FUT_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -175,9 +182,11 @@ struct future {
     struct future *qnext;          /* pool queue link, guarded by pool->mu */
     struct fut_pool *pool;         /* the pool it was submitted to */
 
-    /* kind == FUT__CORO */
-    struct fut__coro *coro;        /* the coroutine; cleared when it ends
-                                      (guarded by the loop, see loop.c) */
+    /* kind == FUT__CORO: fn, arg and qnext (the loop's run queue link)
+     * are used as for jobs */
+    struct fut_loop *loop;         /* the loop it was spawned on; const */
+    struct fut__coro *coro;        /* set when it starts, cleared when its
+                                      body returns; guarded by loop->mu */
 
     _Atomic(char *) name;          /* for traces; set once (NULL -> copy),
                                       freed with the future */

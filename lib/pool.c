@@ -77,7 +77,7 @@ struct fut_pool {
     char name[16];                     /* const */
 };
 
-static _Thread_local struct worker *my_worker;
+static FUT_TLS struct worker *my_worker;
 
 struct fut_pool *fut__pool_self(void)
 {
@@ -374,7 +374,17 @@ fut_pool_t *fut_pool_new(const fut_pool_opts *opts)
         errno = ENOMEM;
         return NULL;
     }
-    if (pthread_mutex_init(&p->mu, NULL) != 0) {
+    /* pool->mu is held for a few instructions at a time by the submitter
+     * and every worker: spinning briefly on contention beats sleeping in
+     * the kernel (measured: W1, see doc/performance.md). */
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+#ifdef PTHREAD_MUTEX_ADAPTIVE_NP
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
+    int mrc = pthread_mutex_init(&p->mu, &ma);
+    pthread_mutexattr_destroy(&ma);
+    if (mrc != 0) {
         free(p);
         free(ws);
         errno = ENOMEM;
