@@ -182,6 +182,21 @@ FUT_API int future_on_done(future_t *f, void (*cb)(future_t *f, void *arg),
 FUT_API future_t *future_then(future_t *f, void *(*fn)(void *value, void *arg),
                               void *arg);
 
+/* Gives f a name, shown in traces (FUT_TRACE) and in the loop's debug
+ * reports; the string is copied.  A future is named once: a second name
+ * gives EBUSY.  Name a job or coroutine right after submitting or
+ * spawning it, or from inside it with fut_current().  Returns 0, EINVAL
+ * (NULL f or name), ENOMEM, EBUSY. */
+FUT_API int future_set_name(future_t *f, const char *name);
+
+/* f's name, or NULL if it has none (or f is NULL).  Valid while f is. */
+FUT_API const char *future_name(const future_t *f);
+
+/* The future of the job or coroutine running in the calling thread (the
+ * innermost one), borrowed: no reference is taken.  NULL outside jobs and
+ * coroutines.  As asyncio.current_task(). */
+FUT_API future_t *fut_current(void);
+
 /* Takes one more reference to f and returns f (NULL stays NULL). */
 FUT_API future_t *future_retain(future_t *f);
 
@@ -273,6 +288,16 @@ FUT_API size_t fut_pool_threads(const fut_pool_t *p);
  * A coroutine always runs on its loop's thread.  Its stack is its own:
  * locals survive across waits.  The signal mask belongs to the thread, not
  * to the coroutine.
+ *
+ * Environment:
+ *   FUT_DEBUG_SLOW_MS=N  report on stderr every coroutine step that held
+ *                        the loop longer than N ms (empty or 0: 100 ms),
+ *                        naming the coroutine: the blocking-call mistake
+ *                        (as asyncio's debug mode does)
+ *   FUT_TRACE=file.json  record which job or coroutine ran when, on which
+ *                        thread, and write it at exit in the Chrome
+ *                        trace-event format (Perfetto, chrome://tracing,
+ *                        tools/trace2svg)
  */
 
 typedef struct fut_loop fut_loop_t;

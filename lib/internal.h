@@ -229,6 +229,22 @@ FUT_HIDDEN struct fut__task *fut__task_current(void);
 FUT_HIDDEN struct fut__task *fut__task_swap(struct fut__task *t);
 
 /* ---------------------------------------------------------------------
+ * Tracing (trace.c): FUT_TRACE=file.json
+ * ------------------------------------------------------------------- */
+
+/* True once FUT_TRACE was found set; read without a lock on hot paths. */
+FUT_HIDDEN extern atomic_bool fut__trace_on;
+/* Reads FUT_TRACE once per process (pool and loop creation call it). */
+FUT_HIDDEN void fut__trace_setup(void);
+/* Records a slice of f that ran on this thread from t0 until now. */
+FUT_HIDDEN void fut__trace_slice(const future_t *f, uint64_t t0);
+
+static inline bool fut__tracing(void)
+{
+    return atomic_load_explicit(&fut__trace_on, memory_order_relaxed);
+}
+
+/* ---------------------------------------------------------------------
  * Pool hooks used by the waiting path (pool.c)
  * ------------------------------------------------------------------- */
 

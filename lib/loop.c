@@ -437,11 +437,14 @@ static void run_one(struct fut_loop *l, future_t *f)
     c->st = C_RUNNING;
     cur_coro = c;
     fut__task_swap(&c->task);
-    uint64_t t0 = l->slow_ns ? fut__now_ns() : 0;
+    bool tracing = fut__tracing();
+    uint64_t t0 = l->slow_ns || tracing ? fut__now_ns() : 0;
     fut__ctx_switch(&l->sched, &c->ctx);
     /* Back from whichever coroutine gave control back (after direct
      * switches, not necessarily c); f is the one we started with. */
     c = cur_coro;
+    if (FUT_UNLIKELY(tracing))
+        fut__trace_slice(c->fut, t0);
     if (FUT_UNLIKELY(l->slow_ns)) {
         uint64_t dt = fut__now_ns() - t0;
         if (dt > l->slow_ns) {
@@ -545,7 +548,9 @@ fut_loop_t *fut_loop_new(const fut_loop_opts *opts)
         goto fail_mu;
     atomic_init(&l->remote_pending, false);
     atomic_init(&l->running, false);
-    l->direct_ok = true;
+    fut__trace_setup();
+    /* Traced or timed, every step must come back to the scheduler. */
+    l->direct_ok = !fut__tracing();
     const char *dbg = getenv("FUT_DEBUG_SLOW_MS");
     if (dbg && *dbg) {
         long ms = strtol(dbg, NULL, 10);

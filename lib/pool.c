@@ -218,7 +218,10 @@ static void run_job(struct fut_pool *p, future_t *f)
     } else if (fut__start(f)) {
         struct fut__task task = {f, 0};
         struct fut__task *prev = fut__task_swap(&task);
+        uint64_t t0 = fut__tracing() ? fut__now_ns() : 0;
         void *v = f->fn(f->arg);
+        if (FUT_UNLIKELY(t0))
+            fut__trace_slice(f, t0);
         fut__task_swap(prev);
         /* May fail (EINVAL) if the user completed the future by hand
          * while the job ran: the first completion wins. */
@@ -360,6 +363,7 @@ fut_pool_t *fut_pool_new(const fut_pool_opts *opts)
         long c = sysconf(_SC_NPROCESSORS_ONLN);
         n = c > 0 ? (size_t)c : 1;
     }
+    fut__trace_setup();
     /* Every worker and waiter sleeps on a parker: make sure they can be
      * made before starting threads that rely on them. */
     if (!fut__parker_self()) {
