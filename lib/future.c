@@ -533,8 +533,11 @@ static bool valid_timeout(long timeout_ms)
     return timeout_ms >= 0 || timeout_ms == FUT_FOREVER;
 }
 
-/* EDEADLK if any of fs is the calling job's or coroutine's own future;
- * ECANCELED if the calling coroutine has been cancelled. */
+/* EDEADLK if any of fs is running lower on the calling thread's own stack
+ * (the calling job or coroutine itself, or a job this pool thread was
+ * running when it began helping): that wait could never end, since the
+ * outer frame resumes only when we return.  ECANCELED if the calling
+ * coroutine has been cancelled. */
 static int check_self_wait(future_t *const fs[], size_t n)
 {
     struct fut__coro *c = fut__coro_self();
@@ -543,13 +546,29 @@ static int check_self_wait(future_t *const fs[], size_t n)
         if (rc)
             return rc;
     }
-    struct fut__task *t = cur_task;
-    if (t && t->fut) {
+    for (struct fut__task *t = cur_task; t; t = t->outer) {
+        if (!t->fut)
+            continue;
         for (size_t i = 0; i < n; i++)
             if (fs[i] == t->fut && !is_terminal(load_state(fs[i])))
                 return EDEADLK;
     }
     return 0;
+}
+
+/* On a pool thread: run the awaited jobs of its pool that have not
+ * started, here and now, before helping with anything else.  Running an
+ * unrelated queued job first could nest a job that waits on ours above
+ * us on this stack. */
+static void run_awaited_inline(future_t *const fs[], size_t n)
+{
+    struct fut_pool *p = fut__pool_self();
+    if (!p || fut__coro_self())
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (fs[i]->kind == FUT__JOB && fs[i]->pool == p &&
+            atomic_load_explicit(&fs[i]->state, memory_order_relaxed) == FUTURE_PENDING)
+            fut__pool_run_inline(p, fs[i]);
 }
 
 /* Small waits keep their nodes on the stack; larger ones allocate one
@@ -576,6 +595,14 @@ static int wait_futures(future_t *const fs[], size_t n, bool any, long timeout_m
     if (timeout_ms == 0)
         return ETIMEDOUT;
     uint64_t deadline = fut__deadline(timeout_ms);
+    if (!any) {
+        run_awaited_inline(fs, n);
+        done = 0;
+        for (size_t i = 0; i < n; i++)
+            done += is_terminal(load_state(fs[i]));
+        if (done == n)
+            return 0;
+    }
 
     struct fut__wnode stack_nodes[STACK_NODES];
     struct fut__wnode *nodes = stack_nodes;
@@ -759,7 +786,7 @@ static void then_step(future_t *f, void *p)
     int s = load_state(f);
     if (s == FUTURE_DONE) {
         if (!future_done(g)) {             /* g may have been cancelled */
-            struct fut__task task = {g, 0};
+            struct fut__task task = {g, 0, cur_task};
             struct fut__task *prev = fut__task_swap(&task);
             void *v = t->fn(f->value, t->arg);
             fut__task_swap(prev);

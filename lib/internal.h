@@ -222,6 +222,9 @@ FUT_HIDDEN int fut__waiter_block(struct fut__waiter *w, uint64_t deadline);
 struct fut__task {
     future_t *fut;       /* the future being computed */
     int raised;          /* set by fut_raise(), 0 otherwise */
+    struct fut__task *outer;   /* the task this one runs nested in, on this
+                                  thread's stack (a pool thread helping
+                                  while it waits); NULL for a coroutine */
 };
 
 /* The calling thread's current task (inside a coroutine: the coroutine's). */
@@ -250,6 +253,11 @@ static inline bool fut__tracing(void)
 
 /* The pool whose worker is the calling thread, or NULL. */
 FUT_HIDDEN struct fut_pool *fut__pool_self(void);
+/* On a thread of p: if f is a job of p that has not started, starts it
+ * and runs it here, now, and returns true (its queue entry is skipped
+ * later).  A waiting pool thread does this for the jobs it waits on
+ * before anything else. */
+FUT_HIDDEN bool fut__pool_run_inline(struct fut_pool *p, future_t *f);
 /* Waits for w to fire (or the deadline) on a pool worker: runs queued jobs
  * of the pool meanwhile, and sleeps on the worker's parker when there is
  * nothing to run.  Returns 0 when fired, ETIMEDOUT. */

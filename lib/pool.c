@@ -150,10 +150,14 @@ static void room_unlink(struct fut_pool *p, struct fut__wnode *n)
     n->linked = false;
 }
 
-/* Wakes up to k submitters waiting for room. */
-static void room_wake(struct fut_pool *p, size_t k)
+/* Wakes every submitter waiting for room; each rechecks and the losers
+ * wait again.  Waking only as many as there are new slots could pick a
+ * waiter deeper on the stack of the very thread that made the room (a
+ * pool thread helping inside a full-queue submit) and leave the one that
+ * can use it asleep. */
+static void room_wake(struct fut_pool *p)
 {
-    while (k-- && p->room) {
+    while (p->room) {
         struct fut__wnode *n = p->room;
         room_unlink(p, n);
         fut__waiter_fire(n->w);
@@ -190,7 +194,7 @@ static size_t take(struct fut_pool *p, struct worker *w, size_t max)
         w->batch = first;
     w->batch_tail = last;
     if (p->room)
-        room_wake(p, k);
+        room_wake(p);
     /* Fan a burst out: more work than we took, nobody spinning. */
     if (p->queued && !p->spinning)
         wake_one(p);
@@ -209,29 +213,44 @@ static struct future *batch_pop(struct worker *w)
     return f;
 }
 
-/* Runs (or, after FUT_CANCEL, cancels) one job and drops the queue's
- * reference to its future. */
+/* Runs a job whose future this thread has just moved to RUNNING. */
+static void execute(future_t *f)
+{
+    struct fut__task task = {f, 0, fut__task_current()};
+    struct fut__task *prev = fut__task_swap(&task);
+    uint64_t t0 = fut__tracing() ? fut__now_ns() : 0;
+    void *v = f->fn(f->arg);
+    if (FUT_UNLIKELY(t0))
+        fut__trace_slice(f, t0);
+    fut__task_swap(prev);
+    /* May fail (EINVAL) if the user completed the future by hand while
+     * the job ran: the first completion wins. */
+    if (task.raised)
+        fut__complete(f, FUTURE_RUNNING, FUTURE_FAILED, NULL, task.raised);
+    else
+        fut__complete(f, FUTURE_RUNNING, FUTURE_DONE, v, 0);
+}
+
+/* Runs (or, after FUT_CANCEL, cancels) one job taken from the queue and
+ * drops the queue's reference to its future.  A job that was cancelled,
+ * completed by hand or run inline by a waiter before it got here is
+ * skipped. */
 static void run_job(struct fut_pool *p, future_t *f)
 {
-    if (FUT_UNLIKELY(atomic_load_explicit(&p->cancel_all, memory_order_relaxed))) {
+    if (FUT_UNLIKELY(atomic_load_explicit(&p->cancel_all, memory_order_relaxed)))
         fut__complete(f, FUTURE_PENDING, FUTURE_CANCELLED, NULL, ECANCELED);
-    } else if (fut__start(f)) {
-        struct fut__task task = {f, 0};
-        struct fut__task *prev = fut__task_swap(&task);
-        uint64_t t0 = fut__tracing() ? fut__now_ns() : 0;
-        void *v = f->fn(f->arg);
-        if (FUT_UNLIKELY(t0))
-            fut__trace_slice(f, t0);
-        fut__task_swap(prev);
-        /* May fail (EINVAL) if the user completed the future by hand
-         * while the job ran: the first completion wins. */
-        if (task.raised)
-            fut__complete(f, FUTURE_RUNNING, FUTURE_FAILED, NULL, task.raised);
-        else
-            fut__complete(f, FUTURE_RUNNING, FUTURE_DONE, v, 0);
-    }
-    /* else: cancelled or completed by hand before it started. */
+    else if (fut__start(f))
+        execute(f);
     future_release(f);
+}
+
+bool fut__pool_run_inline(struct fut_pool *p, future_t *f)
+{
+    if (atomic_load_explicit(&p->cancel_all, memory_order_relaxed) || !fut__start(f))
+        return false;
+    /* The queue entry keeps its reference and is skipped when taken. */
+    execute(f);
+    return true;
 }
 
 static void set_thread_name(struct fut_pool *p, unsigned index)
@@ -558,7 +577,7 @@ int fut_pool_shutdown(fut_pool_t *p, enum fut_shutdown how)
     }
     while (p->idle)
         wake_one(p);
-    room_wake(p, SIZE_MAX);
+    room_wake(p);
     pthread_mutex_unlock(&p->mu);
 
     while (cancelled) {
