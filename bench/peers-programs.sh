@@ -11,9 +11,8 @@
 #
 # (--only is a grep -E over the command lines, peers' and ours alike: the
 # peers' commands are build/wN_<peer>, ours end in bench/wN_<mode>.)
-# A program whose binary is not built (the cooperative-loop benches before
-# lib/loop.c lands) is printed commented out, so the harness does not count
-# it as a failure.  bench/programs.txt is the same list with paths relative
+# A program whose binary is not built is printed commented out, so the
+# harness does not count it as a failure.  bench/programs.txt is the same list with paths relative
 # to ../shared/peers/, for a checkout named main next to shared/.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)

@@ -12,8 +12,7 @@
 #
 # Each program prints lines "workload peer metric value unit" (BENCH.md); the
 # table's spread is (max - min) / median.  A program whose binary is missing
-# (e.g. the cooperative-loop benches parked in bench/loop/ until lib/loop.c
-# exists) is skipped with a note.  Exits 1 if any run failed its check.
+# (not built) is skipped with a note.  Exits 1 if any run failed its check.
 # Needs only bash, coreutils and awk.
 set -u
 BUILD=${1:-build}
@@ -152,11 +151,7 @@ END {
 echo
 for b in "${skipped[@]-}"; do
     [ -z "$b" ] && continue
-    if [ -f "$(dirname "$0")/loop/$b.c" ]; then
-        echo "* skipped $b: not built (parked in bench/loop/ until the cooperative loop lands)"
-    else
-        echo "* skipped $b: $BIN/$b not built"
-    fi
+    echo "* skipped $b: $BIN/$b not built"
 done
 echo "* CSV: $CSV; raw lines: $RAW"
 if [ -s "$errlog" ]; then
