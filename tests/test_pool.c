@@ -695,6 +695,59 @@ START_TEST(pool_submit_waiting_for_room_shutdown_returns)
 }
 END_TEST
 
+/* A job that waited on its queued child may run it itself; once the child
+ * has run, it is neither queued nor unstarted, so it holds no room. */
+struct inl {
+    fut_pool_t *p;
+    tu_gate child_done;
+    tu_gate release;
+    atomic_int child_ran;
+    int rc;
+};
+
+static void *inline_parent_job(void *arg)
+{
+    struct inl *x = arg;
+    future_t *k = fut_pool_submit(x->p, tu_count_job, &x->child_ran);
+    x->rc = k ? future_get(k, NULL) : errno;
+    future_release(k);
+    tu_gate_open(&x->child_done);
+    tu_gate_wait(&x->release);
+    return NULL;
+}
+
+START_TEST(pool_queue_room_after_awaited_child_ran)
+{
+    fut_pool_t *p = pool(1, 1, "inl");
+    struct inl x;
+    x.p = p;
+    tu_gate_init(&x.child_done);
+    tu_gate_init(&x.release);
+    atomic_init(&x.child_ran, 0);
+    x.rc = -1;
+    future_t *parent = fut_pool_submit(p, inline_parent_job, &x);
+    ck_assert(tu_gate_wait_ms(&x.child_done, BOUND_MS));
+    tu_assert_rc(x.rc, 0);
+    ck_assert_int_eq(atomic_load(&x.child_ran), 1);
+    /* the only thread is busy in the parent, nothing is queued: room */
+    errno = 0;
+    future_t *f = fut_pool_try_submit(p, tu_identity_job, V(5));
+    int err = errno;
+    tu_gate_open(&x.release);
+    ck_assert_msg(f != NULL, "try_submit with an empty queue (queue_max 1): %s",
+                  strerror(err));
+    void *v = NULL;
+    tu_assert_rc(future_get(f, &v), 0);
+    ck_assert_ptr_eq(v, V(5));
+    future_release(f);
+    tu_assert_rc(future_get(parent, NULL), 0);
+    future_release(parent);
+    fut_pool_free(p);
+    tu_gate_destroy(&x.child_done);
+    tu_gate_destroy(&x.release);
+}
+END_TEST
+
 /* A job of a bounded pool that submits more than fits and waits for them:
  * the full-queue submit runs queued jobs meanwhile. */
 struct fanout {
@@ -1578,6 +1631,7 @@ static Suite *pool_suite(void)
     tcase_add_test(tc, pool_submit_waits_for_room);
     tcase_add_test(tc, pool_submit_waiting_for_room_shutdown_returns);
     tcase_add_test(tc, pool_submit_full_from_job_no_deadlock);
+    tcase_add_test(tc, pool_queue_room_after_awaited_child_ran);
 
     tc = tu_tcase(s, "shutdown", 30);
     tcase_add_test(tc, pool_submit_after_shutdown_eshutdown);
