@@ -21,19 +21,19 @@
  * readers' acquire loads).  Readers treat COMPLETING as "not complete yet".
  *
  * Waking without a lock when nobody waits.  Registering a waiter or a
- * callback stores f->has_waiters = true (seq_cst) under f->mu and then
+ * callback stores f->has_waiters = true (seq_cst) under f->lock and then
  * loads f->state; a completer publishes the state (seq_cst) and then loads
  * f->has_waiters.  By sequential consistency at least one of the two sees
  * the other's store: either the registrar sees the terminal state and does
- * not link, or the completer sees has_waiters and takes f->mu, which the
+ * not link, or the completer sees has_waiters and takes f->lock, which the
  * registrar holds until its node is linked.  So a completion with nobody
  * waiting costs two atomic operations and no lock.
  *
- * Lock order: pool->mu -> future->mu -> (parker->mu | loop->mu).  A
- * completer fires waiters while holding f->mu; a waiter that gives up
- * (timeout, wait_any) unlinks its nodes under each f->mu, so once it has
+ * Lock order: pool->mu -> future->lock -> (parker->mu | loop->mu).  A
+ * completer fires waiters while holding f->lock; a waiter that gives up
+ * (timeout, wait_any) unlinks its nodes under each f->lock, so once it has
  * done that, no completer can still be touching its stack-allocated record.
- * Callbacks run after f->mu is released, in registration order.
+ * Callbacks run after f->lock is released, in registration order.
  */
 #include "internal.h"
 
@@ -197,14 +197,12 @@ future_t *fut__future_alloc(enum fut__kind kind)
         errno = ENOMEM;
         return NULL;
     }
-    if (pthread_mutex_init(&f->mu, NULL) != 0) {
-        free(f);
-        errno = ENOMEM;
-        return NULL;
-    }
     atomic_init(&f->state, FUTURE_PENDING);
     atomic_init(&f->refs, 1);
     atomic_init(&f->has_waiters, false);
+    atomic_init(&f->lock, 0);
+    atomic_init(&f->dequeued, 0);
+    atomic_init(&f->qnext, NULL);
     atomic_init(&f->name, NULL);
     f->kind = kind;
     f->err = 0;
@@ -213,9 +211,7 @@ future_t *fut__future_alloc(enum fut__kind kind)
     f->cbs = NULL;
     f->fn = NULL;
     f->arg = NULL;
-    f->qnext = NULL;
-    f->pool = NULL;
-    f->loop = NULL;
+    f->owner.pool = NULL;
     f->coro = NULL;
     return f;
 }
@@ -252,7 +248,6 @@ void future_release(future_t *f)
             return;
     }
     assert(f->waiters == NULL && f->cbs == NULL);
-    pthread_mutex_destroy(&f->mu);
     free(atomic_load_explicit(&f->name, memory_order_relaxed));
     free(f);
 }
@@ -391,11 +386,11 @@ static bool waiter_link(future_t *f, struct fut__wnode *n, struct fut__waiter *w
     n->linked = false;
     if (is_terminal(load_state(f)))
         return false;
-    pthread_mutex_lock(&f->mu);
+    fut__flock(f);
     /* seq_cst store then load: see "Waking without a lock" above. */
     atomic_store(&f->has_waiters, true);
     if (is_terminal(atomic_load(&f->state))) {
-        pthread_mutex_unlock(&f->mu);
+        fut__funlock(f);
         return false;
     }
     n->prev = NULL;
@@ -404,13 +399,13 @@ static bool waiter_link(future_t *f, struct fut__wnode *n, struct fut__waiter *w
         f->waiters->prev = n;
     f->waiters = n;
     n->linked = true;
-    pthread_mutex_unlock(&f->mu);
+    fut__funlock(f);
     return true;
 }
 
 static void waiter_unlink(future_t *f, struct fut__wnode *n)
 {
-    pthread_mutex_lock(&f->mu);
+    fut__flock(f);
     if (n->linked) {
         if (n->prev)
             n->prev->next = n->next;
@@ -420,7 +415,7 @@ static void waiter_unlink(future_t *f, struct fut__wnode *n)
             n->next->prev = n->prev;
         n->linked = false;
     }
-    pthread_mutex_unlock(&f->mu);
+    fut__funlock(f);
 }
 
 /* ---------------------------------------------------------------------
@@ -468,7 +463,7 @@ int fut__complete(future_t *f, int from, enum future_state st, void *value, int 
     if (!atomic_load(&f->has_waiters))
         return 0;
 
-    pthread_mutex_lock(&f->mu);
+    fut__flock(f);
     struct fut__wnode *n = f->waiters;
     f->waiters = NULL;
     struct fut__cb *cbs = f->cbs;
@@ -480,7 +475,7 @@ int fut__complete(future_t *f, int from, enum future_state st, void *value, int 
         waiter_notify(w);
         n = next;
     }
-    pthread_mutex_unlock(&f->mu);
+    fut__funlock(f);
     if (cbs)
         run_callbacks(f, cbs);
     return 0;
@@ -566,7 +561,7 @@ static void run_awaited_inline(future_t *const fs[], size_t n)
     if (!p || fut__coro_self())
         return;
     for (size_t i = 0; i < n; i++)
-        if (fs[i]->kind == FUT__JOB && fs[i]->pool == p &&
+        if (fs[i]->kind == FUT__JOB && fs[i]->owner.pool == p &&
             atomic_load_explicit(&fs[i]->state, memory_order_relaxed) == FUTURE_PENDING)
             fut__pool_run_inline(p, fs[i]);
 }
@@ -758,15 +753,15 @@ int future_on_done(future_t *f, void (*cb)(future_t *f, void *arg), void *arg)
             return ENOMEM;
         node->fn = cb;
         node->arg = arg;
-        pthread_mutex_lock(&f->mu);
+        fut__flock(f);
         atomic_store(&f->has_waiters, true);   /* seq_cst, see the top */
         if (!is_terminal(atomic_load(&f->state))) {
             node->next = f->cbs;
             f->cbs = node;
-            pthread_mutex_unlock(&f->mu);
+            fut__funlock(f);
             return 0;
         }
-        pthread_mutex_unlock(&f->mu);
+        fut__funlock(f);
         free(node);
     }
     cb(f, arg);   /* already complete: run it here, now */

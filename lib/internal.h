@@ -11,10 +11,10 @@
  * Lock order (a thread holding a lock on the left may take one on the
  * right, never the reverse):
  *
- *     pool->mu  -->  future->mu  -->  parker->mu | loop->mu
+ *     pool->mu  -->  future->lock  -->  parker->mu | loop->mu
  *
- * A completer holds future->mu while it notifies waiters (so a waiter that
- * unlinks itself under future->mu knows no completer still touches it
+ * A completer holds future->lock while it notifies waiters (so a waiter that
+ * unlinks itself under future->lock knows no completer still touches it
  * afterwards), and runs callbacks with no lock held.
  */
 #ifndef FUT_INTERNAL_H
@@ -25,6 +25,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
@@ -136,9 +137,9 @@ struct fut__waiter {
 };
 
 struct fut__wnode {                /* links a waiter into one future */
-    struct fut__wnode *next, *prev;   /* guarded by future->mu */
+    struct fut__wnode *next, *prev;   /* guarded by future->lock */
     struct fut__waiter *w;
-    bool linked;                      /* guarded by future->mu */
+    bool linked;                      /* guarded by future->lock */
 };
 
 /* ---------------------------------------------------------------------
@@ -166,31 +167,69 @@ struct fut__cb {                   /* a future_on_done registration */
 struct future {
     atomic_int state;              /* enum future_state, see above */
     atomic_uint refs;              /* references; the last release frees */
-    enum fut__kind kind;           /* set at creation */
+    atomic_uchar lock;             /* fut__flock: guards waiters and cbs */
+    atomic_bool has_waiters;       /* waiters or cbs may be non-empty:
+                                      lets completion skip the lock */
+    unsigned char kind;            /* enum fut__kind, set at creation */
+    atomic_uchar dequeued;         /* FUT__JOB: taken out of the pool's
+                                      count of queued jobs (by a worker's
+                                      take or an inline run), once */
     int err;                       /* FAILED/CANCELLED code; see state */
     void *value;                   /* DONE value; see state */
+    struct fut__wnode *waiters;    /* guarded by lock; emptied at completion */
+    struct fut__cb *cbs;           /* guarded by lock; taken at completion */
 
-    pthread_mutex_t mu;            /* guards waiters and cbs */
-    struct fut__wnode *waiters;    /* guarded by mu; emptied at completion */
-    struct fut__cb *cbs;           /* guarded by mu; taken at completion */
-    atomic_bool has_waiters;       /* waiters or cbs may be non-empty:
-                                      lets completion skip mu (see future.c) */
-
-    /* kind == FUT__JOB: the job, owned by its pool until it runs */
+    /* FUT__JOB and FUT__CORO: the function, owned by the pool or loop
+     * until it runs */
     fut_fn fn;
     void *arg;
-    struct future *qnext;          /* pool queue link, guarded by pool->mu */
-    struct fut_pool *pool;         /* the pool it was submitted to */
-
-    /* kind == FUT__CORO: fn, arg and qnext (the loop's run queue link)
-     * are used as for jobs */
-    struct fut_loop *loop;         /* the loop it was spawned on; const */
-    struct fut__coro *coro;        /* set when it starts, cleared when its
-                                      body returns; guarded by loop->mu */
-
+    _Atomic(struct future *) qnext;    /* queue link: the pool's MPSC queue
+                                          or the loop's run queue */
+    union {
+        struct fut_pool *pool;     /* FUT__JOB: the pool it was submitted to */
+        struct fut_loop *loop;     /* FUT__CORO: the loop it was spawned on */
+    } owner;                       /* const */
+    struct fut__coro *coro;        /* FUT__CORO: set when it starts, cleared
+                                      when its body returns; guarded by
+                                      loop->mu */
     _Atomic(char *) name;          /* for traces; set once (NULL -> copy),
                                       freed with the future */
 };
+
+/* The future's lock: a byte, held for a few pointer moves (and the
+ * wake-ups of a completion), so spinning beats a 40-byte pthread mutex in
+ * every future.  Yields after a short spin so that a preempted holder on a
+ * 2-core machine gets the CPU back. */
+static inline void fut__flock(future_t *f)
+{
+    if (FUT_LIKELY(!atomic_exchange_explicit(&f->lock, 1, memory_order_acquire)))
+        return;
+    for (unsigned i = 0;; i++) {
+        if (!atomic_load_explicit(&f->lock, memory_order_relaxed) &&
+            !atomic_exchange_explicit(&f->lock, 1, memory_order_acquire))
+            return;
+        if (i < 64)
+            fut__pause();
+        else
+            sched_yield();
+    }
+}
+
+static inline void fut__funlock(future_t *f)
+{
+    atomic_store_explicit(&f->lock, 0, memory_order_release);
+}
+
+/* Relaxed accessors of the queue link, for the single-threaded run queue
+ * of the loop (the pool's MPSC queue uses explicit orders). */
+static inline struct future *fut__qnext(const struct future *f)
+{
+    return atomic_load_explicit(&((struct future *)f)->qnext, memory_order_relaxed);
+}
+static inline void fut__set_qnext(struct future *f, struct future *n)
+{
+    atomic_store_explicit(&f->qnext, n, memory_order_relaxed);
+}
 
 /* Allocates a future of that kind in state PENDING with one reference. */
 FUT_HIDDEN future_t *fut__future_alloc(enum fut__kind kind);

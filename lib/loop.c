@@ -122,9 +122,9 @@ bool fut_in_coroutine(void) { return cur_coro != NULL; }
 
 static void rq_push(struct fut_loop *l, future_t *f)
 {
-    f->qnext = NULL;
+    fut__set_qnext(f, NULL);
     if (l->rq_tail)
-        l->rq_tail->qnext = f;
+        fut__set_qnext(l->rq_tail, f);
     else
         l->rq_head = f;
     l->rq_tail = f;
@@ -134,10 +134,10 @@ static future_t *rq_pop(struct fut_loop *l)
 {
     future_t *f = l->rq_head;
     if (f) {
-        l->rq_head = f->qnext;
+        l->rq_head = fut__qnext(f);
         if (!l->rq_head)
             l->rq_tail = NULL;
-        f->qnext = NULL;
+        fut__set_qnext(f, NULL);
     }
     return f;
 }
@@ -211,7 +211,7 @@ static void drain_remote(struct fut_loop *l)
     atomic_store_explicit(&l->remote_pending, false, memory_order_relaxed);
     pthread_mutex_unlock(&l->mu);
     while (nf) {
-        future_t *next = nf->qnext;
+        future_t *next = fut__qnext(nf);
         rq_push(l, nf);
         nf = next;
     }
@@ -293,7 +293,7 @@ int fut__coro_wait(struct fut__coro *c, struct fut__waiter *w, uint64_t deadline
 
 int fut__coro_cancel(future_t *f)
 {
-    struct fut_loop *l = f->loop;
+    struct fut_loop *l = f->owner.loop;
     /* f is RUNNING, so its loop is running and alive.  f->coro is set and
      * cleared under l->mu, so c cannot be freed while we hold the lock. */
     pthread_mutex_lock(&l->mu);
@@ -489,7 +489,7 @@ static void begin_finish(struct fut_loop *l)
         if (c->st == C_WAITING)
             make_ready(l, c, ECANCELED);
     }
-    for (future_t *f = l->rq_head; f; f = f->qnext)
+    for (future_t *f = l->rq_head; f; f = fut__qnext(f))
         if (!f->coro)
             fut__complete(f, FUTURE_PENDING, FUTURE_CANCELLED, NULL, ECANCELED);
 }
@@ -578,7 +578,7 @@ future_t *fut_loop_spawn(fut_loop_t *l, fut_fn fn, void *arg)
         return NULL;
     f->fn = fn;
     f->arg = arg;
-    f->loop = l;
+    f->owner.loop = l;
     atomic_store_explicit(&f->refs, 2, memory_order_relaxed);   /* caller + loop */
     pthread_mutex_lock(&l->mu);
     if (l->finishing) {
@@ -593,9 +593,9 @@ future_t *fut_loop_spawn(fut_loop_t *l, fut_fn fn, void *arg)
         rq_push(l, f);
         return f;
     }
-    f->qnext = NULL;
+    fut__set_qnext(f, NULL);
     if (l->new_tail)
-        l->new_tail->qnext = f;
+        fut__set_qnext(l->new_tail, f);
     else
         l->new_head = f;
     l->new_tail = f;
@@ -689,7 +689,7 @@ void fut_loop_free(fut_loop_t *l)
     /* Spawns that never ran: cancel them so their waiters wake. */
     future_t *f = l->new_head;
     while (f) {
-        future_t *next = f->qnext;
+        future_t *next = fut__qnext(f);
         fut__complete(f, FUTURE_PENDING, FUTURE_CANCELLED, NULL, ECANCELED);
         future_release(f);
         f = next;

@@ -1,36 +1,48 @@
 /*
  * pool.c - the fixed thread pool
  *
- * Design.  One FIFO queue of jobs per pool, guarded by pool->mu.  A job is
- * its future (kind FUT__JOB: fn, arg and the queue link live in it), so a
- * submit is one allocation.  Workers take jobs in small batches into a
- * private list, so a burst of submits costs the queue lock once per batch
- * on the worker side; the batch shrinks as the queue empties (queued / 2T,
- * at most BATCH_MAX) so that the tail of a run stays balanced.
+ * The queue.  One intrusive MPSC queue of jobs per pool (Vyukov's: a
+ * producer links its node with one atomic exchange on `tail`; consumers
+ * pop at `head` under `cmu`).  A job is its future (kind FUT__JOB: fn,
+ * arg and the queue link live in it), so a submit is one allocation, one
+ * counter increment and one exchange, and never takes a lock the workers
+ * hold.  Workers take jobs in small batches into a private list; a batch
+ * is nq / 2T jobs, at most BATCH_MAX, so that the tail of a run stays
+ * balanced between threads.
  *
- * Idle workers.  A worker with nothing to do first spins for a short while
- * (at most one worker spins at a time, as Go's scheduler does), so a job
- * submitted right after the last one finished is picked up without a
- * futex wake; then it parks on its thread's parker, linked on pool->idle.
- * A submit that finds no spinner wakes one idle worker.  A worker that took
- * jobs and sees more queued wakes the next idle one, so a burst fans out.
+ * Counters and flags (all atomic):
+ *   nq          jobs submitted and not yet taken: incremented before the
+ *               push (a CAS against queue_max for a bounded pool, which
+ *               makes the bound exact), decremented by take()
+ *   nspinning   idle workers spinning on nq (at most one spins at a time)
+ *   nidle       workers parked on the idle list
+ *   submitting  submits between their `accepting` check and their push
+ *
+ * No lost wake-up.  A submit increments nq (seq_cst) and then reads
+ * nspinning and nidle (seq_cst); a worker about to park increments nidle
+ * (or, leaving its spin, decrements nspinning) and then rereads nq.  In the
+ * single order of seq_cst operations one of the two sees the other: either
+ * the worker sees the job and does not park, or the submit sees the
+ * sleeper and wakes one idle worker.
  *
  * Waiting inside the pool.  A job that waits (get, gather, wait_any, a
- * full-queue submit) does not block its thread: fut__pool_help_wait runs
- * the thread's own batch, then queued jobs of the pool, and parks on the
- * idle list only when there is nothing to run, where both a new job and
- * the awaited completion wake it.  Every job held in a private batch is
- * therefore run by its holder even while the holder waits: waiting inside
- * the pool cannot deadlock it.
+ * full-queue submit) first runs the awaited jobs that have not started
+ * (future.c), then fut__pool_help_wait runs the thread's own batch and
+ * queued jobs of the pool, and parks on the idle list only when there is
+ * nothing to run, where both a new job and the awaited completion wake it.
+ * Every job held in a private batch is run by its holder even while the
+ * holder waits, so waiting inside the pool cannot deadlock it.
  *
- * Lock order: pool->shut_mu -> pool->mu -> future->mu -> parker->mu.
- * pool->mu is never held while a job runs.
+ * Locks: mu guards the idle list and the room waiters; cmu serialises the
+ * consumers of the queue; shut_mu serialises shutdown.  Order:
+ * shut_mu -> cmu -> mu -> future->lock -> parker->mu.  No lock is held
+ * while a job runs.
  *
- * Shutdown.  accepting goes false (submits fail with ESHUTDOWN), stopping
- * goes true (workers exit once nothing is queued), every idle worker and
- * room waiter is woken.  FUT_CANCEL also sets cancel_all, which makes
- * workers cancel instead of run every job they have not started, and
- * detaches the queue to cancel it.  Then all threads are joined.
+ * Shutdown.  `accepting` goes false, then shutdown waits until no submit
+ * is between its check and its push (`submitting`), so nothing is pushed
+ * after `stopping` goes true; workers exit once nothing is queued.
+ * FUT_CANCEL also sets cancel_all, which makes workers cancel instead of
+ * run every job they have not started, and drains the queue to cancel it.
  */
 #include "internal.h"
 
@@ -40,7 +52,9 @@
 #include <unistd.h>
 
 #define BATCH_MAX 32
-/* How long one idle worker spins before parking. */
+/* How long one idle worker spins before parking: long enough that a job
+ * submitted right after the previous one finished is picked up without a
+ * futex wake (W6), short enough not to matter to other processes. */
 #define IDLE_SPIN_NS 50000u
 
 struct worker {
@@ -55,23 +69,28 @@ struct worker {
 };
 
 struct fut_pool {
+    _Alignas(64) _Atomic(future_t *) tail;  /* producers' end of the queue */
+    _Alignas(64) future_t *head;       /* consumers' end; guarded by cmu */
+    pthread_mutex_t cmu;               /* serialises consumers */
+    future_t stub;                     /* the queue's permanent stub node */
+    _Alignas(64) atomic_size_t nq;     /* see "Counters" above */
+    atomic_uint nspinning;
+    atomic_uint nidle;
+    atomic_uint submitting;
+    atomic_uint nroom;                 /* room waiters linked on `room` */
+    atomic_bool accepting;
+    atomic_bool stopping;
+    atomic_bool cancel_all;            /* set once by FUT_CANCEL */
+
     pthread_mutex_t mu;
-    struct future *head, *tail;        /* queued jobs (qnext); guarded by mu */
-    size_t queued;                     /* length of that list; guarded by mu */
-    atomic_size_t nq;                  /* copy of queued, stored under mu,
-                                          read without it by the spinner */
-    size_t queue_max;                  /* const; 0: unbounded */
+    struct worker *idle;               /* parked workers; guarded by mu */
     struct fut__wnode *room, *room_tail;   /* submitters waiting for room,
                                               FIFO; guarded by mu */
-    struct worker *idle;               /* parked workers; guarded by mu */
-    unsigned spinning;                 /* workers spinning; guarded by mu */
-    bool accepting;                    /* guarded by mu */
-    bool stopping;                     /* guarded by mu */
-    atomic_bool cancel_all;            /* set once by FUT_CANCEL */
 
     pthread_mutex_t shut_mu;           /* serialises shutdown */
     bool joined;                       /* guarded by shut_mu */
 
+    size_t queue_max;                  /* const; 0: unbounded */
     size_t nthreads;                   /* const */
     struct worker *workers;            /* const array */
     char name[16];                     /* const */
@@ -82,6 +101,47 @@ static FUT_TLS struct worker *my_worker;
 struct fut_pool *fut__pool_self(void)
 {
     return my_worker ? my_worker->pool : NULL;
+}
+
+/* ---------------------------------------------------------------------
+ * The MPSC queue
+ * ------------------------------------------------------------------- */
+
+static void q_push(struct fut_pool *p, future_t *f)
+{
+    atomic_store_explicit(&f->qnext, NULL, memory_order_relaxed);
+    /* acq_rel: orders the job's fields before its publication; the
+     * consumer's acquire load of prev->qnext pairs with the release below. */
+    future_t *prev = atomic_exchange_explicit(&p->tail, f, memory_order_acq_rel);
+    atomic_store_explicit(&prev->qnext, f, memory_order_release);
+}
+
+/* Pops one job, or NULL if the queue is empty or a producer is between its
+ * exchange and its link (the caller retries while nq says there is more).
+ * cmu held. */
+static future_t *q_pop(struct fut_pool *p)
+{
+    future_t *head = p->head;
+    future_t *next = atomic_load_explicit(&head->qnext, memory_order_acquire);
+    if (head == &p->stub) {
+        if (!next)
+            return NULL;
+        p->head = head = next;
+        next = atomic_load_explicit(&head->qnext, memory_order_acquire);
+    }
+    if (next) {
+        p->head = next;
+        return head;
+    }
+    if (head != atomic_load_explicit(&p->tail, memory_order_acquire))
+        return NULL;                   /* a push is half done */
+    q_push(p, &p->stub);               /* head is the last node: put the stub behind it */
+    next = atomic_load_explicit(&head->qnext, memory_order_acquire);
+    if (next) {
+        p->head = next;
+        return head;
+    }
+    return NULL;
 }
 
 /* ---------------------------------------------------------------------
@@ -97,6 +157,7 @@ static void idle_push(struct fut_pool *p, struct worker *w)
     if (p->idle)
         p->idle->idle_prev = w;
     p->idle = w;
+    atomic_fetch_add(&p->nidle, 1);    /* seq_cst: see "No lost wake-up" */
 }
 
 static void idle_remove(struct fut_pool *p, struct worker *w)
@@ -109,17 +170,29 @@ static void idle_remove(struct fut_pool *p, struct worker *w)
     if (w->idle_next)
         w->idle_next->idle_prev = w->idle_prev;
     w->idle = false;
+    atomic_fetch_sub_explicit(&p->nidle, 1, memory_order_relaxed);
 }
 
 /* Wakes one parked worker.  Under pool->mu: a worker on the idle list
  * cannot exit (it must retake mu first), so its parker is alive. */
-static void wake_one(struct fut_pool *p)
+static void wake_one_locked(struct fut_pool *p)
 {
     struct worker *w = p->idle;
     if (!w)
         return;
     idle_remove(p, w);
     fut__unpark(w->parker);
+}
+
+/* After work was queued: wake a parked worker unless one is spinning and
+ * will find it.  Costs two loads when nobody sleeps. */
+static void maybe_wake(struct fut_pool *p)
+{
+    if (atomic_load(&p->nspinning) == 0 && atomic_load(&p->nidle) > 0) {
+        pthread_mutex_lock(&p->mu);
+        wake_one_locked(p);
+        pthread_mutex_unlock(&p->mu);
+    }
 }
 
 static void room_link(struct fut_pool *p, struct fut__wnode *n, struct fut__waiter *w)
@@ -133,6 +206,7 @@ static void room_link(struct fut_pool *p, struct fut__wnode *n, struct fut__wait
         p->room = n;
     p->room_tail = n;
     n->linked = true;
+    atomic_fetch_add(&p->nroom, 1);    /* seq_cst: pairs with take's nq decrement */
 }
 
 static void room_unlink(struct fut_pool *p, struct fut__wnode *n)
@@ -148,14 +222,15 @@ static void room_unlink(struct fut_pool *p, struct fut__wnode *n)
     else
         p->room_tail = n->prev;
     n->linked = false;
+    atomic_fetch_sub_explicit(&p->nroom, 1, memory_order_relaxed);
 }
 
 /* Wakes every submitter waiting for room; each rechecks and the losers
  * wait again.  Waking only as many as there are new slots could pick a
  * waiter deeper on the stack of the very thread that made the room (a
  * pool thread helping inside a full-queue submit) and leave the one that
- * can use it asleep. */
-static void room_wake(struct fut_pool *p)
+ * can use it asleep.  pool->mu held. */
+static void room_wake_locked(struct fut_pool *p)
 {
     while (p->room) {
         struct fut__wnode *n = p->room;
@@ -168,47 +243,65 @@ static void room_wake(struct fut_pool *p)
  * Taking and running jobs
  * ------------------------------------------------------------------- */
 
-/* Moves up to `max` queued jobs into w's batch.  pool->mu held.  Returns
- * the number taken. */
+/* Takes k jobs out of the count of queued ones and wakes the submitters
+ * waiting for room.  Returns how many are still queued. */
+static size_t uncount(struct fut_pool *p, size_t k)
+{
+    if (!k)
+        return atomic_load_explicit(&p->nq, memory_order_relaxed);
+    /* seq_cst: a room waiter links itself, bumps nroom and rereads nq. */
+    size_t left = atomic_fetch_sub(&p->nq, k) - k;
+    if (atomic_load(&p->nroom)) {
+        pthread_mutex_lock(&p->mu);
+        room_wake_locked(p);
+        pthread_mutex_unlock(&p->mu);
+    }
+    return left;
+}
+
+/* Moves up to `max` queued jobs into w's batch.  Returns the number taken
+ * (0: nothing queued, or only half-done pushes: the caller looks at nq
+ * again before sleeping). */
 static size_t take(struct fut_pool *p, struct worker *w, size_t max)
 {
-    if (!p->queued)
+    size_t avail = atomic_load_explicit(&p->nq, memory_order_relaxed);
+    if (!avail)
         return 0;
-    size_t k = p->queued / (2 * p->nthreads) + 1;
+    size_t k = avail / (2 * p->nthreads) + 1;
     if (k > max)
         k = max;
-    if (p->queue_max)
-        k = 1;                         /* room must mean "not started" */
-    struct future *first = p->head, *last = first;
-    for (size_t i = 1; i < k; i++)
-        last = last->qnext;
-    p->head = last->qnext;
-    if (!p->head)
-        p->tail = NULL;
-    last->qnext = NULL;
-    p->queued -= k;
-    atomic_store_explicit(&p->nq, p->queued, memory_order_relaxed);
-    if (w->batch_tail)
-        w->batch_tail->qnext = first;
-    else
-        w->batch = first;
-    w->batch_tail = last;
-    if (p->room)
-        room_wake(p);
-    /* Fan a burst out: more work than we took, nobody spinning. */
-    if (p->queued && !p->spinning)
-        wake_one(p);
-    return k;
+    size_t got = 0, counted = 0;
+    pthread_mutex_lock(&p->cmu);
+    while (got < k) {
+        future_t *f = q_pop(p);
+        if (!f)
+            break;
+        /* A job a waiter already ran inline left the count then. */
+        counted += !atomic_exchange_explicit(&f->dequeued, 1, memory_order_relaxed);
+        atomic_store_explicit(&f->qnext, NULL, memory_order_relaxed);
+        if (w->batch_tail)
+            atomic_store_explicit(&w->batch_tail->qnext, f, memory_order_relaxed);
+        else
+            w->batch = f;
+        w->batch_tail = f;
+        got++;
+    }
+    pthread_mutex_unlock(&p->cmu);
+    if (!got)
+        return 0;
+    if (uncount(p, counted))
+        maybe_wake(p);                 /* fan a burst out */
+    return got;
 }
 
 static struct future *batch_pop(struct worker *w)
 {
     struct future *f = w->batch;
     if (f) {
-        w->batch = f->qnext;
+        w->batch = fut__qnext(f);
         if (!w->batch)
             w->batch_tail = NULL;
-        f->qnext = NULL;
+        fut__set_qnext(f, NULL);
     }
     return f;
 }
@@ -248,7 +341,10 @@ bool fut__pool_run_inline(struct fut_pool *p, future_t *f)
 {
     if (atomic_load_explicit(&p->cancel_all, memory_order_relaxed) || !fut__start(f))
         return false;
-    /* The queue entry keeps its reference and is skipped when taken. */
+    /* The queue entry keeps its reference and is skipped when taken; the
+     * job leaves the count of queued jobs now, making room. */
+    if (!atomic_exchange_explicit(&f->dequeued, 1, memory_order_relaxed))
+        uncount(p, 1);
     execute(f);
     return true;
 }
@@ -262,18 +358,49 @@ static void set_thread_name(struct fut_pool *p, unsigned index)
     pthread_setname_np(pthread_self(), name);
 }
 
-/* Spins until a job is queued or the spin budget is spent.  pool->mu is
- * NOT held; the caller rechecks the queue under it afterwards. */
+/* Spins until a job is queued, the pool stops, or the spin budget is
+ * spent. */
 static void idle_spin(struct fut_pool *p)
 {
     uint64_t end = fut__now_ns() + IDLE_SPIN_NS;
     for (unsigned i = 1;; i++) {
-        if (atomic_load_explicit(&p->nq, memory_order_relaxed))
+        if (atomic_load_explicit(&p->nq, memory_order_relaxed) ||
+            atomic_load_explicit(&p->stopping, memory_order_relaxed))
             return;
         fut__pause();
         if ((i & 63) == 0 && fut__now_ns() >= end)
             return;
     }
+}
+
+/* Parks w on the idle list until a submit or a completion wakes it, unless
+ * work is visible after it has published itself as idle (see "No lost
+ * wake-up").  `fired` (may be NULL) is a waiter's flag that also ends the
+ * sleep.  Returns when it should look for work again. */
+static void park(struct fut_pool *p, struct worker *w, atomic_int *fired, uint64_t deadline)
+{
+    if (!w->parker) {
+        /* No parker could be made (ENOMEM at thread start): poll. */
+        struct timespec ts = {0, 200000};
+        nanosleep(&ts, NULL);
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    idle_push(p, w);
+    pthread_mutex_unlock(&p->mu);
+    if (!atomic_load(&p->nq) && !atomic_load(&p->stopping))
+        fut__park(w->parker, fired, deadline);
+    pthread_mutex_lock(&p->mu);
+    if (w->idle)                       /* not woken by a submit */
+        idle_remove(p, w);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void run_batch(struct fut_pool *p, struct worker *w)
+{
+    struct future *f;
+    while ((f = batch_pop(w)))
+        run_job(p, f);
 }
 
 static void *worker_main(void *arg)
@@ -282,47 +409,25 @@ static void *worker_main(void *arg)
     struct fut_pool *p = w->pool;
     my_worker = w;
     set_thread_name(p, w->index);
-    /* Without a parker the worker could not sleep; fut_pool_new made sure
-     * the parker key works, so this only fails on ENOMEM: then it spins
-     * politely on the queue (see below). */
-    w->parker = fut__parker_self();
+    w->parker = fut__parker_self();    /* NULL only on ENOMEM: park polls */
 
-    pthread_mutex_lock(&p->mu);
     for (;;) {
         if (take(p, w, BATCH_MAX)) {
-            pthread_mutex_unlock(&p->mu);
-            struct future *f;
-            while ((f = batch_pop(w)))
-                run_job(p, f);
-            pthread_mutex_lock(&p->mu);
+            run_batch(p, w);
             continue;
         }
-        if (p->stopping)
-            break;
-        if (!p->spinning) {
-            p->spinning++;
-            pthread_mutex_unlock(&p->mu);
+        if (atomic_load(&p->nq))
+            continue;                  /* a push is half done: retry */
+        if (atomic_load(&p->stopping))
+            break;                     /* nothing queued, nothing will be */
+        /* One worker spins; the others park at once. */
+        if (atomic_fetch_add(&p->nspinning, 1) == 0)
             idle_spin(p);
-            pthread_mutex_lock(&p->mu);
-            p->spinning--;
-            if (p->queued || p->stopping)
-                continue;
-        }
-        if (!w->parker) {
-            pthread_mutex_unlock(&p->mu);
-            struct timespec ts = {0, 1000000};
-            nanosleep(&ts, NULL);
-            pthread_mutex_lock(&p->mu);
+        atomic_fetch_sub(&p->nspinning, 1);   /* seq_cst, then reread nq */
+        if (atomic_load(&p->nq) || atomic_load(&p->stopping))
             continue;
-        }
-        idle_push(p, w);
-        pthread_mutex_unlock(&p->mu);
-        fut__park(w->parker, NULL, FUT_NO_DEADLINE);
-        pthread_mutex_lock(&p->mu);
-        if (w->idle)                   /* a stale signal woke us */
-            idle_remove(p, w);
+        park(p, w, NULL, FUT_NO_DEADLINE);
     }
-    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
@@ -338,28 +443,13 @@ int fut__pool_help_wait(struct fut_pool *p, struct fut__waiter *wt, uint64_t dea
             run_job(p, f);
             continue;
         }
-        pthread_mutex_lock(&p->mu);
-        if (take(p, w, 1)) {
-            pthread_mutex_unlock(&p->mu);
+        if (take(p, w, 1))
             continue;
-        }
-        if (fut__now_ns() >= deadline) {
-            pthread_mutex_unlock(&p->mu);
+        if (fut__now_ns() >= deadline)
             return atomic_load_explicit(&wt->fired, memory_order_acquire) ? 0 : ETIMEDOUT;
-        }
-        if (!w->parker) {
-            pthread_mutex_unlock(&p->mu);
-            struct timespec ts = {0, 200000};
-            nanosleep(&ts, NULL);
-            continue;
-        }
-        idle_push(p, w);
-        pthread_mutex_unlock(&p->mu);
-        fut__park(w->parker, &wt->fired, deadline);
-        pthread_mutex_lock(&p->mu);
-        if (w->idle)
-            idle_remove(p, w);
-        pthread_mutex_unlock(&p->mu);
+        if (atomic_load(&p->nq))
+            continue;                  /* a push is half done: retry */
+        park(p, w, &wt->fired, deadline);
     }
 }
 
@@ -370,9 +460,25 @@ int fut__pool_help_wait(struct fut_pool *p, struct fut__waiter *wt, uint64_t dea
 static void pool_destroy(struct fut_pool *p)
 {
     pthread_mutex_destroy(&p->mu);
+    pthread_mutex_destroy(&p->cmu);
     pthread_mutex_destroy(&p->shut_mu);
     free(p->workers);
     free(p);
+}
+
+/* Initialises a mutex; adaptive (a short spin before sleeping) where glibc
+ * offers it: cmu and mu are held for a few instructions at a time. */
+static int mutex_init(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t ma;
+    if (pthread_mutexattr_init(&ma) != 0)
+        return ENOMEM;
+#ifdef PTHREAD_MUTEX_ADAPTIVE_NP
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
+    int rc = pthread_mutex_init(m, &ma);
+    pthread_mutexattr_destroy(&ma);
+    return rc ? ENOMEM : 0;
 }
 
 fut_pool_t *fut_pool_new(const fut_pool_opts *opts)
@@ -389,41 +495,51 @@ fut_pool_t *fut_pool_new(const fut_pool_opts *opts)
         errno = ENOMEM;
         return NULL;
     }
-    struct fut_pool *p = calloc(1, sizeof *p);
+    struct fut_pool *p = NULL;
+    if (posix_memalign((void **)&p, 64, sizeof *p) != 0) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    memset(p, 0, sizeof *p);
     struct worker *ws = n <= SIZE_MAX / sizeof *ws ? calloc(n, sizeof *ws) : NULL;
-    if (!p || !ws) {
+    if (!ws) {
+        free(p);
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (mutex_init(&p->mu)) {
         free(p);
         free(ws);
         errno = ENOMEM;
         return NULL;
     }
-    /* pool->mu is held for a few instructions at a time by the submitter
-     * and every worker: spinning briefly on contention beats sleeping in
-     * the kernel (measured: W1, see doc/performance.md). */
-    pthread_mutexattr_t ma;
-    pthread_mutexattr_init(&ma);
-#ifdef PTHREAD_MUTEX_ADAPTIVE_NP
-    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
-#endif
-    int mrc = pthread_mutex_init(&p->mu, &ma);
-    pthread_mutexattr_destroy(&ma);
-    if (mrc != 0) {
-        free(p);
-        free(ws);
-        errno = ENOMEM;
-        return NULL;
-    }
-    if (pthread_mutex_init(&p->shut_mu, NULL) != 0) {
+    if (mutex_init(&p->cmu)) {
         pthread_mutex_destroy(&p->mu);
         free(p);
         free(ws);
         errno = ENOMEM;
         return NULL;
     }
+    if (pthread_mutex_init(&p->shut_mu, NULL) != 0) {
+        pthread_mutex_destroy(&p->cmu);
+        pthread_mutex_destroy(&p->mu);
+        free(p);
+        free(ws);
+        errno = ENOMEM;
+        return NULL;
+    }
+    atomic_init(&p->stub.qnext, NULL);
+    atomic_init(&p->tail, &p->stub);
+    p->head = &p->stub;
     atomic_init(&p->nq, 0);
+    atomic_init(&p->nspinning, 0);
+    atomic_init(&p->nidle, 0);
+    atomic_init(&p->submitting, 0);
+    atomic_init(&p->nroom, 0);
+    atomic_init(&p->accepting, true);
+    atomic_init(&p->stopping, false);
     atomic_init(&p->cancel_all, false);
     p->queue_max = opts ? opts->queue_max : 0;
-    p->accepting = true;
     p->workers = ws;
     p->nthreads = n;
     const char *name = opts && opts->name && opts->name[0] ? opts->name : "fut";
@@ -435,11 +551,11 @@ fut_pool_t *fut_pool_new(const fut_pool_opts *opts)
         int rc = pthread_create(&ws[i].tid, NULL, worker_main, &ws[i]);
         if (rc != 0) {
             /* Stop and join the ones already started, then fail. */
+            atomic_store(&p->accepting, false);
+            atomic_store(&p->stopping, true);
             pthread_mutex_lock(&p->mu);
-            p->accepting = false;
-            p->stopping = true;
             while (p->idle)
-                wake_one(p);
+                wake_one_locked(p);
             pthread_mutex_unlock(&p->mu);
             for (size_t j = 0; j < i; j++)
                 pthread_join(ws[j].tid, NULL);
@@ -451,7 +567,45 @@ fut_pool_t *fut_pool_new(const fut_pool_opts *opts)
     return p;
 }
 
-static future_t *submit(fut_pool_t *p, fut_fn fn, void *arg, bool wait_for_room)
+/* Reserves a place in the queue: exact against queue_max.  Returns 0, or
+ * EAGAIN when the queue is full. */
+static int reserve(struct fut_pool *p)
+{
+    if (!p->queue_max) {
+        atomic_fetch_add(&p->nq, 1);   /* seq_cst: see "No lost wake-up" */
+        return 0;
+    }
+    size_t n = atomic_load(&p->nq);
+    do {
+        if (n >= p->queue_max)
+            return EAGAIN;
+    } while (!atomic_compare_exchange_weak(&p->nq, &n, n + 1));
+    return 0;
+}
+
+/* Waits until the queue may have room or the pool stops taking jobs: as a
+ * thread, a coroutine, or (on one of this pool's threads) by running
+ * queued jobs meanwhile.  Returns 0 or ECANCELED. */
+static int wait_for_room(struct fut_pool *p)
+{
+    struct fut__waiter w;
+    struct fut__wnode node;
+    fut__waiter_init(&w, 1);
+    pthread_mutex_lock(&p->mu);
+    room_link(p, &node, &w);           /* nroom++ (seq_cst) */
+    pthread_mutex_unlock(&p->mu);
+    int rc = 0;
+    /* Recheck after publishing ourselves (take decrements nq, then reads
+     * nroom): either we see the room, or take sees us and wakes us. */
+    if (atomic_load(&p->nq) >= p->queue_max && atomic_load(&p->accepting))
+        rc = fut__waiter_block(&w, FUT_NO_DEADLINE);
+    pthread_mutex_lock(&p->mu);
+    room_unlink(p, &node);
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+static future_t *submit(fut_pool_t *p, fut_fn fn, void *arg, bool may_wait)
 {
     if (!p || !fn) {
         errno = EINVAL;
@@ -462,57 +616,32 @@ static future_t *submit(fut_pool_t *p, fut_fn fn, void *arg, bool wait_for_room)
         return NULL;
     f->fn = fn;
     f->arg = arg;
-    f->pool = p;
-    atomic_store_explicit(&f->refs, 2, memory_order_relaxed);  /* caller + queue */
+    f->owner.pool = p;
 
     int err = 0;
-    pthread_mutex_lock(&p->mu);
     for (;;) {
-        if (!p->accepting) {
+        atomic_fetch_add(&p->submitting, 1);
+        if (!atomic_load(&p->accepting)) {
             err = ESHUTDOWN;
-            break;
+        } else if ((err = reserve(p)) == 0) {
+            atomic_store_explicit(&f->refs, 2, memory_order_relaxed);  /* caller + queue */
+            q_push(p, f);
+            atomic_fetch_sub(&p->submitting, 1);
+            maybe_wake(p);
+            return f;
         }
-        if (!p->queue_max || p->queued < p->queue_max)
+        atomic_fetch_sub(&p->submitting, 1);
+        if (err != EAGAIN || !may_wait)
             break;
-        if (!wait_for_room) {
-            err = EAGAIN;
+        if ((err = wait_for_room(p)) != 0)
             break;
-        }
-        /* Full: wait for room as a thread, a coroutine, or (on one of
-         * this pool's threads) by running queued jobs meanwhile. */
-        struct fut__waiter w;
-        struct fut__wnode node;
-        fut__waiter_init(&w, 1);
-        room_link(p, &node, &w);
-        pthread_mutex_unlock(&p->mu);
-        int rc = fut__waiter_block(&w, FUT_NO_DEADLINE);
-        pthread_mutex_lock(&p->mu);
-        room_unlink(p, &node);
-        if (rc) {
-            err = rc;
-            break;
-        }
     }
-    if (err) {
-        pthread_mutex_unlock(&p->mu);
-        atomic_store_explicit(&f->refs, 1, memory_order_relaxed);
-        f->kind = FUT__PROMISE;        /* never queued: nothing will run it */
-        fut__complete(f, FUTURE_PENDING, FUTURE_CANCELLED, NULL, ECANCELED);
-        future_release(f);
-        errno = err;
-        return NULL;
-    }
-    if (p->tail)
-        p->tail->qnext = f;
-    else
-        p->head = f;
-    p->tail = f;
-    p->queued++;
-    atomic_store_explicit(&p->nq, p->queued, memory_order_relaxed);
-    if (!p->spinning)
-        wake_one(p);
-    pthread_mutex_unlock(&p->mu);
-    return f;
+    /* Never queued: nothing will run it. */
+    f->kind = FUT__PROMISE;
+    fut__complete(f, FUTURE_PENDING, FUTURE_CANCELLED, NULL, ECANCELED);
+    future_release(f);
+    errno = err;
+    return NULL;
 }
 
 future_t *fut_pool_submit(fut_pool_t *p, fut_fn fn, void *arg)
@@ -564,25 +693,45 @@ int fut_pool_shutdown(fut_pool_t *p, enum fut_shutdown how)
         pthread_mutex_unlock(&p->shut_mu);
         return 0;
     }
-    struct future *cancelled = NULL;
-    pthread_mutex_lock(&p->mu);
-    p->accepting = false;
-    p->stopping = true;
-    if (how == FUT_CANCEL) {
+    atomic_store(&p->accepting, false);
+    if (how == FUT_CANCEL)
         atomic_store(&p->cancel_all, true);
-        cancelled = p->head;
-        p->head = p->tail = NULL;
-        p->queued = 0;
-        atomic_store_explicit(&p->nq, 0, memory_order_relaxed);
+    /* Let every submit that passed its `accepting` check finish its push:
+     * after this, nothing new can enter the queue. */
+    while (atomic_load(&p->submitting))
+        sched_yield();
+    atomic_store(&p->stopping, true);
+
+    future_t *cancelled = NULL, *ctail = NULL;
+    if (how == FUT_CANCEL) {
+        size_t got = 0;
+        pthread_mutex_lock(&p->cmu);
+        for (;;) {
+            /* No push is half done any more (submitting is 0), so an
+             * empty pop means an empty queue. */
+            future_t *f = q_pop(p);
+            if (!f)
+                break;
+            got += !atomic_exchange_explicit(&f->dequeued, 1, memory_order_relaxed);
+            atomic_store_explicit(&f->qnext, NULL, memory_order_relaxed);
+            if (ctail)
+                atomic_store_explicit(&ctail->qnext, f, memory_order_relaxed);
+            else
+                cancelled = f;
+            ctail = f;
+        }
+        pthread_mutex_unlock(&p->cmu);
+        atomic_fetch_sub(&p->nq, got);
     }
+    pthread_mutex_lock(&p->mu);
     while (p->idle)
-        wake_one(p);
-    room_wake(p);
+        wake_one_locked(p);
+    room_wake_locked(p);
     pthread_mutex_unlock(&p->mu);
 
     while (cancelled) {
-        struct future *next = cancelled->qnext;
-        cancelled->qnext = NULL;
+        future_t *next = fut__qnext(cancelled);
+        fut__set_qnext(cancelled, NULL);
         fut__complete(cancelled, FUTURE_PENDING, FUTURE_CANCELLED, NULL, ECANCELED);
         future_release(cancelled);
         cancelled = next;
