@@ -84,7 +84,7 @@ EX_BIN   := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRC))
 
 HDR := include/futures.h $(wildcard lib/*.h lib/coro/*.h)
 
-.PHONY: all lib check tests bench benches examples demo install uninstall clean check-deps
+.PHONY: all lib check tests bench benches examples demo timelines install uninstall clean check-deps
 all: lib
 
 lib: $(LIB_A) $(BUILD)/libfutures.so
@@ -116,11 +116,14 @@ CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 check-deps:
 	@scripts/ensure-deps.sh check
 
+# Tests know the build folder (FUT_BUILD_DIR) to find the examples they
+# run; the examples are built first.
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB_A) | check-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CHECK_CFLAGS) $(CFLAGS) -fvisibility=default $< -o $@ $(LDFLAGS) $(LIB_A) $(CHECK_LIBS) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CHECK_CFLAGS) $(CFLAGS) -fvisibility=default -DFUT_BUILD_DIR=\"$(BUILD)\" \
+	    $< -o $@ $(LDFLAGS) $(LIB_A) $(CHECK_LIBS) $(LDLIBS)
 
-tests: $(TEST_BIN)
+tests: $(TEST_BIN) $(EX_BIN)
 
 check: check-deps
 	@$(MAKE) --no-print-directory tests
@@ -147,6 +150,10 @@ examples: $(EX_BIN)
 
 demo: examples
 	@scripts/demo.sh $(BUILD)
+
+# Rendered timelines of the lunch runs for the tutorial (doc/img/).
+timelines: examples
+	@scripts/timelines.sh $(BUILD)
 
 # ---- install ---------------------------------------------------------
 install: lib
