@@ -1054,6 +1054,25 @@ START_TEST(future_then_raise_nonpositive_is_einval)
 }
 END_TEST
 
+START_TEST(future_then_cancel_new_future_fn_never_runs)
+{
+    /* the new future is a future like any other: cancelled before f
+     * completes, fn never runs and f is unaffected */
+    struct thenrec r = { 0 };
+    future_t *p = future_new();
+    future_t *t = future_then(p, then_add, &r);
+    tu_assert_rc(future_cancel(t), 0);
+    tu_assert_state(t, FUTURE_CANCELLED);
+    tu_assert_rc(future_resolve(p, V(1)), 0);
+    ck_assert_int_eq(atomic_load(&r.calls), 0);
+    tu_assert_state(t, FUTURE_CANCELLED);
+    tu_assert_rc(future_get(t, NULL), ECANCELED);
+    tu_assert_state(p, FUTURE_DONE);
+    future_release(t);
+    future_release(p);
+}
+END_TEST
+
 START_TEST(future_then_release_early_still_runs)
 {
     /* dropping the then-future before f completes: fn still runs once
@@ -1201,6 +1220,7 @@ static Suite *future_suite(void)
     tcase_add_test(tc, future_then_cancel_propagates_without_call);
     tcase_add_test(tc, future_then_raise_fails_new_future);
     tcase_add_test(tc, future_then_raise_nonpositive_is_einval);
+    tcase_add_test(tc, future_then_cancel_new_future_fn_never_runs);
     tcase_add_test(tc, future_then_release_early_still_runs);
     tcase_add_test(tc, future_then_many_on_one_future);
 

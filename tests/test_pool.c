@@ -1328,6 +1328,118 @@ START_TEST(pool_job_waits_on_queued_job_one_thread)
 }
 END_TEST
 
+/* Raising is per job: a child that raises (run inline by its waiting
+ * parent or not) does not fail the parent, a then-step that raises fails
+ * only its own future, and a parent that raised before waiting stays
+ * failed after its child succeeded. */
+static fut_pool_t *raise_pool;
+
+static void *then_raise_step(void *value, void *arg)
+{
+    (void)value;
+    (void)arg;
+    return fut_raise(ENOLINK);
+}
+
+struct raise_parent {
+    int child_rc, then_rc;
+};
+
+static void *parent_of_raiser_job(void *arg)
+{
+    struct raise_parent *rp = arg;
+    future_t *k = fut_pool_submit(raise_pool, raise_job, V(EIO));
+    future_t *t = k ? future_then(k, then_raise_step, NULL) : NULL;
+    future_t *ok = fut_pool_submit(raise_pool, tu_identity_job, V(3));
+    future_t *t2 = ok ? future_then(ok, then_raise_step, NULL) : NULL;
+    rp->child_rc = k ? future_get(k, NULL) : -1;
+    rp->then_rc = t2 ? future_get(t2, NULL) : -1;
+    future_get(t, NULL);
+    future_release(t);
+    future_release(t2);
+    future_release(ok);
+    future_release(k);
+    return V(42);
+}
+
+static void *raising_parent_job(void *arg)
+{
+    (void)arg;
+    fut_raise(ENOTTY);
+    future_t *k = fut_pool_submit(raise_pool, tu_identity_job, V(1));
+    if (k) {
+        future_get(k, NULL);
+        future_release(k);
+    }
+    return V(43);
+}
+
+START_TEST(pool_raise_is_per_job_under_nesting)
+{
+    for (size_t threads = 1; threads <= 2; threads++) {
+        raise_pool = pool(threads, 0, "rnest");
+        struct raise_parent rp = { -1, -1 };
+        future_t *a = fut_pool_submit(raise_pool, parent_of_raiser_job, &rp);
+        future_t *b = fut_pool_submit(raise_pool, raising_parent_job, NULL);
+        void *v = NULL;
+        tu_assert_rc(future_get(a, &v), 0);
+        ck_assert_ptr_eq(v, V(42));
+        tu_assert_rc(rp.child_rc, EIO);
+        tu_assert_rc(rp.then_rc, ENOLINK);
+        tu_assert_rc(future_get(b, &v), ENOTTY);
+        ck_assert_ptr_null(v);
+        future_release(a);
+        future_release(b);
+        fut_pool_free(raise_pool);
+    }
+}
+END_TEST
+
+/* A job of one pool waits on a job of another. */
+struct cross {
+    fut_pool_t *other;
+    tu_blocker *b;
+};
+
+static void *cross_job(void *arg)
+{
+    struct cross *c = arg;
+    future_t *f = fut_pool_submit(c->other, tu_blocker_job, c->b);
+    if (!f)
+        return fut_raise(errno);
+    void *v = NULL;
+    int rc = future_get(f, &v);
+    future_release(f);
+    return rc ? fut_raise(rc) : v;
+}
+
+START_TEST(pool_job_waits_on_other_pool_job)
+{
+    fut_pool_t *p = pool(1, 0, "crossA");
+    fut_pool_t *q = pool(1, 0, "crossB");
+    tu_blocker b;
+    tu_blocker_init(&b, V(12));
+    struct cross c = { q, &b };
+    future_t *f = fut_pool_submit(p, cross_job, &c);
+    ck_assert(tu_gate_wait_ms(&b.started, BOUND_MS));
+    /* while p's only thread waits on q, p still runs its queued jobs */
+    future_t *g = fut_pool_submit(p, tu_identity_job, V(13));
+    void *v = NULL;
+    tu_assert_rc(future_wait(g, BOUND_MS), 0);
+    tu_assert_rc(future_get(g, &v), 0);
+    ck_assert_ptr_eq(v, V(13));
+    tu_assert_state(f, FUTURE_RUNNING);
+    tu_gate_open(&b.release);
+    tu_assert_rc(future_get(f, &v), 0);
+    ck_assert_ptr_eq(v, V(12));
+    future_release(g);
+    future_release(f);
+    fut_pool_free(p);
+    fut_pool_free(q);
+    tu_blocker_destroy(&b);
+}
+END_TEST
+
 /* A job waits with a timeout on a pool thread (the helping wait's own
  * deadline, on CLOCK_MONOTONIC). */
 struct timed {
@@ -1655,6 +1767,8 @@ static Suite *pool_suite(void)
     tcase_add_test(tc, pool_fib_bounded_queue_one_thread);
     tcase_add_test(tc, pool_fib_bounded_queue_two_threads);
     tcase_add_test(tc, pool_job_waits_on_queued_job_one_thread);
+    tcase_add_test(tc, pool_raise_is_per_job_under_nesting);
+    tcase_add_test(tc, pool_job_waits_on_other_pool_job);
     tcase_add_test(tc, pool_job_wait_timeout_50ms);
     tcase_add_test(tc, pool_wait_job_timeout_from_thread);
     tcase_add_test(tc, pool_wait_on_running_job_one_thread_no_deadlock);

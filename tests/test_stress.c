@@ -482,25 +482,49 @@ static fut_pool_t *mkpool(size_t threads, size_t queue_max)
     return p;
 }
 
-/* Cancel against start: whatever cancel answers must match what happened. */
+/* Cancel against start: whatever cancel answers must match what happened.
+ * Jobs spin for a varying while so that cancels land on queued, running
+ * and finished jobs alike. */
+struct cs_slot {
+    atomic_int ran;
+    unsigned spin;
+};
+
+static void *cs_job(void *arg)
+{
+    struct cs_slot *s = arg;
+    atomic_fetch_add(&s->ran, 1);
+    for (volatile unsigned i = 0; i < s->spin; i++) {
+    }
+    return arg;
+}
+
 START_TEST(stress_pool_cancel_vs_start)
 {
     long n = TU_ROUNDS(20000);
     fut_pool_t *p = mkpool(2, 0);
-    atomic_int *ran = calloc((size_t)n, sizeof *ran);
+    struct cs_slot *slot = calloc((size_t)n, sizeof *slot);
     future_t **fs = calloc((size_t)n, sizeof *fs);
     int *crc = calloc((size_t)n, sizeof *crc);
-    ck_assert(ran && fs && crc);
+    ck_assert(slot && fs && crc);
     for (long i = 0; i < n; i++) {
-        fs[i] = fut_pool_submit(p, tu_count_job, &ran[i]);
+        atomic_init(&slot[i].ran, 0);
+        slot[i].spin = i % 3 == 1 ? 20000u : (unsigned)((i * 2654435761u) % 2048u);
+        fs[i] = fut_pool_submit(p, cs_job, &slot[i]);
         ck_assert_ptr_nonnull(fs[i]);
         jitter(i, 0);
+        if (i % 3 == 1) {
+            /* wait until it starts (it then runs for a while), then cancel */
+            for (unsigned k = 1; future_state(fs[i]) == FUTURE_PENDING; k++)
+                if ((k & 1023) == 0)
+                    sched_yield();
+        }
         crc[i] = future_cancel(fs[i]);
     }
     tu_assert_rc(fut_pool_shutdown(p, FUT_DRAIN), 0);
     long cancelled = 0, busy = 0, late = 0;
     for (long i = 0; i < n; i++) {
-        int r = atomic_load(&ran[i]);
+        int r = atomic_load(&slot[i].ran);
         switch (crc[i]) {
         case 0:
             cancelled++;
@@ -520,11 +544,15 @@ START_TEST(stress_pool_cancel_vs_start)
         default:
             ck_abort_msg("job %ld: cancel returned %d", i, crc[i]);
         }
+        if (i % 3 == 1)
+            ck_assert_msg(crc[i] != 0, "job %ld: started, yet cancel returned 0", i);
         future_release(fs[i]);
     }
     ck_assert_int_eq(cancelled + busy + late, n);
+    printf("stress_pool_cancel_vs_start: %ld jobs: %ld cancelled before start, "
+           "%ld running (EBUSY), %ld complete (EINVAL)\n", n, cancelled, busy, late);
     fut_pool_free(p);
-    free(ran);
+    free(slot);
     free(fs);
     free(crc);
 }
