@@ -166,7 +166,9 @@ static void frame_init(struct frame *f, struct fut__ctx *c)
 static _Thread_local struct fut__ctx *asan_leaving;
 #endif
 
-/* Right before the switch from `from` to `to`; final: from never resumes. */
+/* Right before the switch from `from` to `to`; final: from never resumes.
+ * Always inlined, even at -O0: see the TSan note at fut__ctx_switch. */
+__attribute__((always_inline))
 static inline void before_switch(struct fut__ctx *from, struct fut__ctx *to, int final)
 {
 #if defined(FUT_ASAN)
@@ -184,6 +186,7 @@ static inline void before_switch(struct fut__ctx *from, struct fut__ctx *to, int
 
 /* Right after arriving in `self` (a return from the switch, or the start
  * of a new context). */
+__attribute__((always_inline))
 static inline void after_switch(struct fut__ctx *self)
 {
 #if defined(FUT_ASAN)
@@ -254,15 +257,26 @@ void fut__ctx_self(struct fut__ctx *c)
 #endif
 }
 
+/*
+ * Under TSan every instrumented function pushes on entry and pops on exit
+ * the shadow call stack of the fiber *current at that moment*.  So between
+ * __tsan_switch_to_fiber and the raw switch no instrumented function may
+ * be entered or left: the raw switch (asm, or libc's swapcontext) is
+ * called right here, and the barrier after it keeps the call out of tail
+ * position (a tail call would pop our entry from the *new* fiber's shadow
+ * stack before jumping, and leak one entry on ours per switch).
+ */
 #if defined(FUT_CORO_UCONTEXT) || defined(FUT_ASAN) || defined(FUT_TSAN)
 void fut__ctx_switch(struct fut__ctx *from, struct fut__ctx *to)
 {
     before_switch(from, to, 0);
 #if defined(FUT_CORO_UCONTEXT)
-    fut__uc_switch(from, to);
+    if (swapcontext(&from->uc, &to->uc) != 0)
+        die("libfutures: swapcontext failed; aborting\n");
 #else
     fut__ctx_jump(&from->sp, to->sp);
 #endif
+    __asm__ __volatile__("" ::: "memory");   /* not a tail call: see above */
     after_switch(from);
 }
 #endif
@@ -271,7 +285,7 @@ void fut__ctx_exit(struct fut__ctx *from, struct fut__ctx *to)
 {
     before_switch(from, to, 1);
 #if defined(FUT_CORO_UCONTEXT)
-    fut__uc_jump(to);
+    setcontext(&to->uc);
 #else
     /* The frame saved into from->sp is never resumed. */
     fut__ctx_jump(&from->sp, to->sp);

@@ -131,10 +131,11 @@ FUT_HIDDEN void fut__ctx_release(struct fut__ctx *c);
 
 /* Back-end entry points (not for loop.c). */
 #ifdef FUT_CORO_UCONTEXT
-/* ucontext.c */
+/* ucontext.c: getcontext + makecontext so that the first swapcontext to c
+ * runs fut__ctx_start(c) on [lo, lo + size).  The switch itself
+ * (swapcontext, setcontext) is called from ctx.c directly: under TSan no
+ * instrumented function may begin on one fiber and end on another. */
 FUT_HIDDEN void fut__uc_make(struct fut__ctx *c, void *lo, size_t size);
-FUT_HIDDEN void fut__uc_switch(struct fut__ctx *from, struct fut__ctx *to);
-FUT_HIDDEN _Noreturn void fut__uc_jump(struct fut__ctx *to);
 #else
 /* switch_<arch>.S: pushes the callee-saved state on the running stack,
  * stores the stack pointer in *save_sp, loads to_sp and pops the frame

@@ -5,7 +5,9 @@
  * Built instead of switch_<arch>.S with CORO=ucontext (-DFUT_CORO_UCONTEXT=1),
  * and on targets that have no hand-written switch.  ctx.c does everything
  * that does not depend on the back end (sanitizers, Valgrind, the start
- * function); this file only makes and switches ucontext_t's.
+ * function, and the swapcontext/setcontext calls themselves, which must sit
+ * right after the TSan fiber switch in the same function); this file only
+ * makes ucontext_t's.
  *
  * Cost.  POSIX makes swapcontext save and restore the signal mask, so every
  * switch is a rt_sigprocmask system call: a few hundred nanoseconds instead
@@ -70,16 +72,4 @@ void fut__uc_make(struct fut__ctx *c, void *lo, size_t size)
     c->uc.uc_link = NULL;   /* uc_entry never returns (fut__ctx_start) */
     makecontext(&c->uc, (void (*)(void))uc_entry, 2,
                 (int)(unsigned)(p & 0xffffffffu), (int)(unsigned)(p >> 32));
-}
-
-void fut__uc_switch(struct fut__ctx *from, struct fut__ctx *to)
-{
-    if (swapcontext(&from->uc, &to->uc) != 0)
-        die("libfutures: swapcontext failed; aborting\n");
-}
-
-void fut__uc_jump(struct fut__ctx *to)
-{
-    setcontext(&to->uc);
-    die("libfutures: setcontext failed; aborting\n");
 }
