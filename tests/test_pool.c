@@ -1061,6 +1061,37 @@ START_TEST(pool_release_pending_job_still_runs)
 }
 END_TEST
 
+/* A child that its waiting parent ran itself: its future is freed once
+ * both the parent and the queue are done with it (LeakSanitizer checks). */
+static fut_pool_t *inl_pool;
+
+static void *inline_child_parent_job(void *arg)
+{
+    future_t *k = fut_pool_submit(inl_pool, tu_identity_job, arg);
+    if (!k)
+        return fut_raise(errno);
+    void *v = NULL;
+    int rc = future_get(k, &v);
+    future_release(k);
+    return rc ? fut_raise(rc) : v;
+}
+
+START_TEST(pool_child_run_by_waiting_parent_no_leak)
+{
+    const enum fut_shutdown hows[2] = { FUT_DRAIN, FUT_CANCEL };
+    for (int k = 0; k < 2; k++) {
+        inl_pool = pool(1, k ? 4 : 0, "inleak");
+        future_t *f = fut_pool_submit(inl_pool, inline_child_parent_job, V(31));
+        void *v = NULL;
+        tu_assert_rc(future_get(f, &v), 0);
+        ck_assert_ptr_eq(v, V(31));
+        future_release(f);
+        tu_assert_rc(fut_pool_shutdown(inl_pool, hows[k]), 0);
+        fut_pool_free(inl_pool);
+    }
+}
+END_TEST
+
 START_TEST(pool_release_queued_then_cancel_shutdown_no_leak)
 {
     /* released queued jobs cancelled by FUT_CANCEL: freed, never run */
@@ -1755,6 +1786,7 @@ static Suite *pool_suite(void)
     tcase_add_test(tc, pool_free_with_pending_work_drains);
     tcase_add_test(tc, pool_release_pending_job_still_runs);
     tcase_add_test(tc, pool_release_queued_then_cancel_shutdown_no_leak);
+    tcase_add_test(tc, pool_child_run_by_waiting_parent_no_leak);
     tcase_add_test(tc, pool_job_wait_own_future_edeadlk);
     tcase_add_test(tc, pool_shutdown_from_pool_thread_edeadlk);
 
