@@ -198,7 +198,11 @@ static void remote_wake(struct fut_loop *l, struct fut__coro *c)
     pthread_mutex_unlock(&l->mu);
 }
 
-/* Phase 1: takes what other threads handed over.  Loop thread. */
+/* Phase 1: takes what other threads handed over.  Loop thread.  The
+ * wake-ups are acted on under mu: once a coroutine's remote_queued flag is
+ * clear another thread may queue it again, rewriting its links, so the
+ * detached list must not be walked after the lock is dropped.
+ * consider_wake touches only loop-thread data and atomics. */
 static void drain_remote(struct fut_loop *l)
 {
     pthread_mutex_lock(&l->mu);
@@ -206,21 +210,18 @@ static void drain_remote(struct fut_loop *l)
     l->new_head = l->new_tail = NULL;
     struct fut__coro *r = l->remote;
     l->remote = NULL;
-    for (struct fut__coro *c = r; c; c = c->rnext)
-        c->remote_queued = false;
+    while (r) {
+        struct fut__coro *next = r->rnext;
+        r->remote_queued = false;
+        consider_wake(l, r);
+        r = next;
+    }
     atomic_store_explicit(&l->remote_pending, false, memory_order_relaxed);
     pthread_mutex_unlock(&l->mu);
     while (nf) {
         future_t *next = fut__qnext(nf);
         rq_push(l, nf);
         nf = next;
-    }
-    /* The list was built by pushing at the head; order among wake-ups
-     * that raced does not matter. */
-    while (r) {
-        struct fut__coro *next = r->rnext;
-        consider_wake(l, r);
-        r = next;
     }
 }
 
@@ -253,6 +254,8 @@ static void suspend(struct fut_loop *l, struct fut__coro *c)
         struct fut__coro *n = f->coro;
         assert(n->st == C_READY);
         n->st = C_RUNNING;
+        if (n == c)
+            return;                    /* yielded with nobody else ready */
         cur_coro = n;
         fut__task_swap(&n->task);
         fut__ctx_switch(&c->ctx, &n->ctx);
@@ -552,7 +555,7 @@ fut_loop_t *fut_loop_new(const fut_loop_opts *opts)
     /* Traced or timed, every step must come back to the scheduler. */
     l->direct_ok = !fut__tracing();
     const char *dbg = getenv("FUT_DEBUG_SLOW_MS");
-    if (dbg && *dbg) {
+    if (dbg) {
         long ms = strtol(dbg, NULL, 10);
         l->slow_ns = ms > 0 ? (uint64_t)ms * 1000000u : 100000000u;
         l->direct_ok = false;          /* every step is timed by run_one */
@@ -644,14 +647,15 @@ int fut_loop_run(fut_loop_t *l, fut_fn main_fn, void *arg, void **result)
         if (atomic_load_explicit(&l->remote_pending, memory_order_relaxed))
             drain_remote(l);
         run_timers(l);
-        future_t *f = rq_pop(l);
-        if (f) {
-            run_one(l, f);
-            continue;
-        }
+        /* Checked every turn, not only when idle: a leftover that keeps
+         * yielding is always ready and must still be cancelled. */
         if (!finishing && future_done(mainf)) {
             finishing = true;
             begin_finish(l);
+        }
+        future_t *f = rq_pop(l);
+        if (f) {
+            run_one(l, f);
             continue;
         }
         if (finishing && l->nlive == 0 && !l->rq_head) {

@@ -738,6 +738,15 @@ int fut_pool_shutdown(fut_pool_t *p, enum fut_shutdown how)
     }
     for (size_t i = 0; i < p->nthreads; i++)
         pthread_join(p->workers[i].tid, NULL);
+    /* What is left in the queue are entries of jobs that waiters ran
+     * inline (they left the count, so no worker popped them): drop the
+     * queue's references. */
+    pthread_mutex_lock(&p->cmu);
+    for (future_t *f; (f = q_pop(p));) {
+        assert(future_done(f));
+        future_release(f);
+    }
+    pthread_mutex_unlock(&p->cmu);
     p->joined = true;
     pthread_mutex_unlock(&p->shut_mu);
     return 0;
