@@ -12,9 +12,12 @@
  * In asyncio this is `time.sleep(10)` inside `async def cook_pasta()`.
  * As asyncio's debug mode does, the loop names the culprit when asked:
  *
- *     FUT_DEBUG_SLOW_MS=100 build/examples/lunch_blocking_pasta
- *     libfutures: coroutine pasta held the loop for 1000.2 ms without
- *     waiting through the library (FUT_DEBUG_SLOW_MS=100)
+ *     $ FUT_DEBUG_SLOW_MS=100 build/examples/lunch_blocking_pasta
+ *     ...
+ *     libfutures: coroutine pasta held the loop for 1000.4 ms without ...
+ *     libfutures: coroutine avocado held the loop for 200.2 ms without ...
+ *
+ * (the avocado too: its blocking call is deliberate, the pasta's is not).
  */
 #include "lunch.h"
 

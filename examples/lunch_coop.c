@@ -58,7 +58,7 @@ static void *cut_avocado(void *arg)
 }
 /* tutorial:end coop-dishes */
 
-/* tutorial:begin coop-main */
+/* tutorial:begin coop-spawn */
 /* asyncio.create_task(dish(), name=name): a task the loop will run later. */
 static future_t *spawn(fut_fn dish, const char *name)
 {
@@ -67,7 +67,9 @@ static future_t *spawn(fut_fn dish, const char *name)
         future_set_name(f, name);             /* shown in FUT_TRACE timelines */
     return f;
 }
+/* tutorial:end coop-spawn */
 
+/* tutorial:begin coop-gather */
 static void *make_lunch(void *arg)            /* async def make_lunch():    */
 {
     (void)arg;
@@ -84,7 +86,9 @@ static void *make_lunch(void *arg)            /* async def make_lunch():    */
         future_release(dishes[i]);            /* NULL is fine */
     return rc ? fut_raise(rc) : NULL;
 }
+/* tutorial:end coop-gather */
 
+/* tutorial:begin coop-run */
 int main(void)
 {
     lunch_begin("one cook, the cooperative loop");
@@ -92,4 +96,4 @@ int main(void)
     lunch_end();
     return rc == 0 ? 0 : 1;
 }
-/* tutorial:end coop-main */
+/* tutorial:end coop-run */

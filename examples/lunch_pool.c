@@ -52,7 +52,7 @@ static void *cut_avocado(void *arg)
     return NULL;
 }
 
-/* tutorial:begin pool-main */
+/* tutorial:begin pool-submit */
 static future_t *submit(fut_pool_t *cooks, fut_fn dish, const char *name)
 {
     future_t *f = fut_pool_submit(cooks, dish, NULL);   /* pool.submit(dish) */
@@ -60,6 +60,7 @@ static future_t *submit(fut_pool_t *cooks, fut_fn dish, const char *name)
         future_set_name(f, name);
     return f;
 }
+/* tutorial:end pool-submit */
 
 int main(int argc, char **argv)
 {
@@ -68,6 +69,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s [threads 1..64]\n", argv[0]);
         return 2;
     }
+    /* tutorial:begin pool-main */
     fut_pool_t *cooks = fut_pool_new(&(fut_pool_opts){.threads = n, .name = "cook"});
     if (!cooks) {
         perror("fut_pool_new");
@@ -87,6 +89,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < 3; i++)
         future_release(dishes[i]);
     fut_pool_free(cooks);                     /* joins the threads          */
+    /* tutorial:end pool-main */
     return rc == 0 ? 0 : 1;
 }
-/* tutorial:end pool-main */

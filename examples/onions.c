@@ -188,7 +188,6 @@ static int run_coop(void)
     return rc;
 }
 
-/* tutorial:begin onion-pool */
 /* The pool: every slice of every onion is a job (with -w, every onion). */
 static int run_pool(size_t threads, bool whole)
 {
@@ -205,18 +204,20 @@ static int run_pool(size_t threads, bool whole)
     future_t *jobs[JOBS];
     size_t n = 0;
     int rc = 0;
-    for (int s = 0; s < (whole ? 1 : SLICES); s++)
-        for (int i = 0; i < ONIONS; i++) {
+    /* tutorial:begin onion-pool */
+    for (int s = 0; s < (whole ? 1 : SLICES) && rc == 0; s++)
+        for (int i = 0; i < ONIONS && rc == 0; i++) {
             future_t *f = fut_pool_submit(cooks, whole ? chop_onion : chop_one_slice,
-                                          &onions[i]);
+                                          &onions[i]);   /* executor.submit */
             if (!f) {
                 rc = errno;
-                break;
+            } else {
+                future_set_name(f, onions[i].name);
+                jobs[n++] = f;
             }
-            future_set_name(f, onions[i].name);
-            jobs[n++] = f;
         }
-    int grc = future_gather(jobs, n, NULL, FUT_FOREVER);
+    int grc = future_gather(jobs, n, NULL, FUT_FOREVER); /* wait for all 32 */
+    /* tutorial:end onion-pool */
     cpu_note(cpu0);
     lunch_end();
     for (size_t j = 0; j < n; j++)
@@ -224,7 +225,6 @@ static int run_pool(size_t threads, bool whole)
     fut_pool_free(cooks);
     return rc ? rc : grc;
 }
-/* tutorial:end onion-pool */
 
 int main(int argc, char **argv)
 {

@@ -20,10 +20,10 @@
  *       shown somewhere.  Every image the tutorial links exists.
  *
  * Where things are.  The examples are programs built by `make examples`
- * into $(BUILD)/examples; this test looks in $EXAMPLES_DIR, else the
- * compile-time EXAMPLES_DIR, else ../examples next to this binary
- * ($(BUILD)/tests/..), else build/examples, and FAILS if none holds them:
- * the Makefile must build the examples before this test.  The sources
+ * into $(BUILD)/examples (`make tests` builds them too); this test looks in
+ * $EXAMPLES_DIR, else $(FUT_BUILD_DIR)/examples (FUT_BUILD_DIR is defined
+ * by the Makefile), else ../examples next to this binary, else
+ * build/examples, and FAILS if none holds them.  The sources
  * (doc/, examples/) are found from the current directory (make runs the
  * tests from the repository root), else two levels above this binary.
  */
@@ -479,17 +479,21 @@ START_TEST(tutorial_excerpts_match_examples)
                       name, name);
         if (strlen(region) != blen || strncmp(region, body, blen) != 0) {
             /* Name the first line that differs. */
-            const char *a = region, *b = body;
+            const char *a = region, *b = body, *la = region, *lb = body;
             int line = 1;
             while (*a && *a == *b && b < body + blen) {
-                if (*a == '\n')
+                if (*a == '\n') {
                     line++;
+                    la = a + 1;
+                    lb = b + 1;
+                }
                 a++, b++;
             }
             ck_abort_msg("doc/tutorial.md excerpt %s differs from %s at line %d of the "
-                         "region:\n  example: %.70s\n  doc:     %.70s\n(copy the region "
+                         "region:\n  example: %.*s\n  doc:     %.*s\n(copy the region "
                          "from the example into the doc)",
-                         name, file, line, a, b);
+                         name, file, line, (int)strcspn(la, "\n"), la,
+                         (int)strcspn(lb, "\n"), lb);
         }
         free(region);
         excerpts++;
@@ -565,8 +569,7 @@ START_TEST(examples_are_built)
 {
     ck_assert_msg(ex_dir[0] != '\0',
                   "the lunch examples are not built (looked in %s).  Build them first "
-                  "(make BUILD=... examples); the Makefile must make its test_examples "
-                  "depend on `examples`.",
+                  "(make BUILD=... examples).",
                   where_tried);
 }
 END_TEST
@@ -629,8 +632,8 @@ int main(int argc, char **argv)
     const char *env = getenv("EXAMPLES_DIR");
     if (env && *env)
         snprintf(cand[nc++], PATH_MAX, "%s", env);
-#ifdef EXAMPLES_DIR
-    snprintf(cand[nc++], PATH_MAX, "%s", EXAMPLES_DIR);
+#ifdef FUT_BUILD_DIR
+    snprintf(cand[nc++], PATH_MAX, "%s/examples", FUT_BUILD_DIR);
 #endif
     beside_binary(argv[0], "../examples", cand[nc++], PATH_MAX);
     snprintf(cand[nc++], PATH_MAX, "build/examples");
