@@ -698,6 +698,7 @@ struct ss {
     atomic_long submitted;
     atomic_int *ran;
     int last_errno;
+    atomic_int finished;
 };
 
 static void *ss_main(void *arg)
@@ -712,6 +713,7 @@ static void *ss_main(void *arg)
         s->fs[s->n] = f;
         atomic_store(&s->submitted, s->n + 1);
     }
+    atomic_store(&s->finished, 1);
     return NULL;
 }
 
@@ -726,10 +728,10 @@ START_TEST(stress_pool_shutdown_vs_submit)
         fut_pool_t *p = mkpool(2, r % 3 == 2 ? 8 : 0);
         for (long i = 0; i < max; i++)
             atomic_store(&ran[i], 0);
-        struct ss s = { p, fs, max, 0, 0, ran, 0 };
+        struct ss s = { p, fs, max, 0, 0, ran, 0, 0 };
         pthread_t t = tu_thread(ss_main, &s);
         long want = 10 + (r * 37) % 200;
-        while (atomic_load(&s.submitted) < want && atomic_load(&s.submitted) < max)
+        while (atomic_load(&s.submitted) < want && !atomic_load(&s.finished))
             sched_yield();
         enum fut_shutdown how = (r & 1) ? FUT_CANCEL : FUT_DRAIN;
         tu_assert_rc(fut_pool_shutdown(p, how), 0);
