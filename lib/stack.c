@@ -32,6 +32,9 @@
  *     guard, for free.  A first probe checks that the call works *and*
  *     that the guard faults (a write(2) from it must fail with EFAULT):
  *     emulators such as qemu-user accept unknown madvise advice as a no-op.
+ *     The guards of a new slab are installed together by one
+ *     process_madvise(2) call (guards_batch), else one madvise per stack
+ *     as it is first carved.
  *   - otherwise mprotect(PROT_NONE), which splits the slab: each guarded
  *     stack costs two mappings.  Guards are then rationed process-wide to a
  *     quarter of vm.max_map_count (read once from /proc): 8,191 guarded
@@ -77,6 +80,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #ifndef MADV_GUARD_INSTALL
@@ -102,6 +107,8 @@ struct fut__stack_slab {
     size_t len;                     /* its length: nslots * stride */
     size_t mprotect_guards;         /* guards made by mprotect here (budget) */
     int reg;                        /* registry slot; -1: not registered */
+    bool guarded;                   /* every slot's guard installed at mapping
+                                       time (process_madvise) */
 };
 
 /* ---------------------------------------------------------------------
@@ -114,6 +121,8 @@ static atomic_int guard_kind;             /* enum fut__guard_kind; set once,
                                              or by tests */
 static long mprotect_limit;               /* set once: guards allowed */
 static atomic_long mprotect_used;         /* mprotect guards alive */
+static atomic_bool no_batch;              /* process_madvise failed once: use
+                                             one madvise per stack */
 
 /* Does a guard installed at p (one page) fault?  A kernel copying from it
  * must fail with EFAULT; an emulator ignoring the madvise lets it pass. */
@@ -402,6 +411,48 @@ int fut__stacks_init(struct fut__stacks *s, size_t stack_size)
     return 0;
 }
 
+/* MADV_GUARD_INSTALL on the guard of every slot of a new slab in one
+ * system call: process_madvise(2) on our own pidfd takes up to UIO_MAXIOV
+ * (1024 = SLAB_MAX_SLOTS) ranges, and since Linux 6.13 accepts any advice
+ * for the calling process.  One call instead of one per stack: 0.8 us per
+ * guard instead of 6 us on the project VM, where system calls are dear.
+ * The pidfd is opened per call, never cached: after a fork a cached one
+ * would name the parent.  False (nothing assumed installed) if the kernel
+ * refuses; slots then get one madvise each when carved. */
+static bool guards_batch(struct fut__stacks *s, struct fut__stack_slab *sl, size_t n)
+{
+#if defined(SYS_pidfd_open) && defined(SYS_process_madvise)
+    if (atomic_load_explicit(&no_batch, memory_order_relaxed) || n > SLAB_MAX_SLOTS)
+        return false;
+    struct iovec *iov = malloc(n * sizeof *iov);
+    if (iov == NULL)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        iov[i].iov_base = sl->base + i * s->stride;
+        iov[i].iov_len = s->guard_size;
+    }
+    bool ok = false;
+    long pfd = syscall(SYS_pidfd_open, (long)getpid(), 0L);
+    if (pfd >= 0) {
+        long r = syscall(SYS_process_madvise, pfd, iov, (long)n,
+                         (long)MADV_GUARD_INSTALL, 0L);
+        ok = r >= 0 && (size_t)r == n * s->guard_size;
+        if (r < 0 && (errno == EINVAL || errno == ENOSYS || errno == EPERM))
+            atomic_store_explicit(&no_batch, true, memory_order_relaxed);
+        close((int)pfd);
+    } else {
+        atomic_store_explicit(&no_batch, true, memory_order_relaxed);
+    }
+    free(iov);
+    return ok;
+#else
+    (void)s;
+    (void)sl;
+    (void)n;
+    return false;
+#endif
+}
+
 /* Maps a new slab and makes it the one carved from.  0 or ENOMEM. */
 static int slab_new(struct fut__stacks *s)
 {
@@ -440,6 +491,8 @@ static int slab_new(struct fut__stacks *s)
     sl->base = base;
     sl->len = len;
     sl->mprotect_guards = 0;
+    sl->guarded = atomic_load_explicit(&guard_kind, memory_order_relaxed) ==
+                      FUT__GUARD_MADVISE && guards_batch(s, sl, n);
     sl->next = s->slabs;
     sl->reg = registry_add(s, sl);
     s->slabs = sl;
@@ -488,7 +541,7 @@ int fut__stack_get(struct fut__stacks *s, struct fut__stack *out)
         s->carve += s->stride;
         s->carve_left--;
         s->carved++;
-        if (guard_install(s, slot))
+        if (s->slabs->guarded || guard_install(s, slot))
             s->guarded++;
         lo = slot + s->guard_size;
     }
