@@ -12,8 +12,8 @@
  * above only with generous bounds (BOUND_MS: "surely a hang").  Orders of
  * events are asserted exactly where the contract makes them
  * deterministic.  The lunch story's totals are the one tighter upper
- * bound: there the best of a few attempts counts, each with a longer
- * story minute (FUT_TEST_STORY_MS, 20 ms by default).
+ * bound: there the best of three attempts counts, each with a story
+ * minute twice as long (FUT_TEST_STORY_MS, 20 ms by default).
  *
  * Back ends.  Nothing here knows which context switch the library was
  * built with; CI also runs this suite with `make check CORO=ucontext`.
@@ -129,6 +129,17 @@ static void spin_ns(uint64_t ns)
     uint64_t end = tu_now_ns() + ns;
     while (tu_now_ns() < end) {
     }
+}
+
+/* Counts of coroutines: TU_ROUNDS, and five times fewer again under
+ * TSan, where starting a coroutine costs milliseconds (each one is a
+ * __tsan_create_fiber). */
+static long coro_rounds(long n)
+{
+#if defined(TU_TSAN)
+    n /= 5;
+#endif
+    return TU_ROUNDS(n < 1 ? 1 : n);
 }
 
 static uint32_t xorshift(uint32_t *s)
@@ -336,11 +347,18 @@ static void *lunch(void *arg)
     return V(42);
 }
 
+/* FUT_TEST_STORY_MS, else 20 ms (40 ms under a sanitizer, where starting
+ * a coroutine alone can take tens of milliseconds on a loaded machine). */
 static long story_minute_ms(void)
 {
+#if defined(TU_SANITIZED)
+    const long dflt = 40;
+#else
+    const long dflt = 20;
+#endif
     const char *e = getenv("FUT_TEST_STORY_MS");
     long m = e && *e ? strtol(e, NULL, 10) : 0;
-    return m > 0 ? m : 20;
+    return m > 0 ? m : dflt;
 }
 
 /* Cooks lunch up to three times (each with a story minute twice as long)
@@ -1534,7 +1552,7 @@ START_TEST(loop_10k_coroutines_sleeping_at_once)
 {
     struct sleepers s;
     memset(&s, 0, sizeof s);
-    s.n = TU_ROUNDS(10000);
+    s.n = coro_rounds(10000);
     the_sleepers = &s;
     uint64_t t0 = tu_now_ns();
     run_ok(sleepers_main, &s);
@@ -1550,16 +1568,21 @@ START_TEST(loop_10k_coroutines_sleeping_at_once)
 }
 END_TEST
 
-/* Timers.  Coroutine k sleeps ms[k]; they set their timers in spawn order
- * within a short window, so they must wake by deadline, and those with
- * the same ms in the order they were set.  Group spacing is SPACING_MS;
- * a setup window longer than half of it (a descheduled loop thread) could
+/* Timers.  Coroutine k sleeps ms[k].  All are started first and wait on
+ * a `go` promise (starting a coroutine is slow under TSan); once go is
+ * resolved they set their timers within a short window, recording the
+ * order in which they did.  They must wake by deadline, and those with
+ * the same ms in the order they were set.  Group spacing is SPACING_MS; a
+ * setup window longer than half of it (a descheduled loop thread) could
  * reorder deadlines legitimately, so that attempt is repeated. */
 #define TIMER_N 12
 #define SPACING_MS 30
 static const int timer_ms[TIMER_N] = { 90, 30, 60, 30, 90, 0, 60, 30, 0, 90, 60, 30 };
 
 struct timer_order {
+    future_t *go;
+    int set[TIMER_N];      /* k in the order the timers were set */
+    int nset;
     int woke[TIMER_N];
     int nwoke;
     uint64_t t_set0, t_set1;
@@ -1573,7 +1596,9 @@ struct timer_arg {
 static void *timer_sleeper(void *arg)
 {
     struct timer_arg *a = arg;
-    CO_CHECK_RC(fut_sleep(timer_ms[a->k] * SPACING_MS / 30 + SPACING_MS), 0);
+    CO_CHECK_RC(future_wait(a->o->go, FUT_FOREVER), 0);
+    a->o->set[a->o->nset++] = a->k;
+    CO_CHECK_RC(fut_sleep(timer_ms[a->k] + SPACING_MS), 0);
     a->o->woke[a->o->nwoke++] = a->k;
     return NULL;
 }
@@ -1583,12 +1608,14 @@ static void *timer_main(void *arg)
     struct timer_order *o = arg;
     struct timer_arg a[TIMER_N];
     future_t *f[TIMER_N];
-    o->t_set0 = tu_now_ns();
     for (int k = 0; k < TIMER_N; k++) {
         a[k] = (struct timer_arg){ o, k };
         f[k] = fut_spawn(timer_sleeper, &a[k]);
         CO_CHECK(f[k] != NULL);
     }
+    CO_CHECK_RC(fut_yield(), 0);   /* all started: waiting for go */
+    o->t_set0 = tu_now_ns();
+    future_resolve(o->go, NULL);
     CO_CHECK_RC(fut_yield(), 0);   /* all have set their timers now */
     o->t_set1 = tu_now_ns();
     CO_CHECK_RC(future_gather(f, TIMER_N, NULL, FUT_FOREVER), 0);
@@ -1599,24 +1626,26 @@ static void *timer_main(void *arg)
 
 START_TEST(loop_timers_fire_by_deadline_ties_in_order_set)
 {
-    /* expected: by ms, then by k */
-    int want[TIMER_N], n = 0;
-    for (int ms = 0; ms <= 90; ms += 30)
-        for (int k = 0; k < TIMER_N; k++)
-            if (timer_ms[k] == ms)
-                want[n++] = k;
-    ck_assert_int_eq(n, TIMER_N);
-
     for (int attempt = 0;; attempt++) {
         struct timer_order o;
         memset(&o, 0, sizeof o);
+        o.go = future_new();
         run_ok(timer_main, &o);
+        future_release(o.go);
+        ck_assert_int_eq(o.nset, TIMER_N);
         ck_assert_int_eq(o.nwoke, TIMER_N);
         if ((o.t_set1 - o.t_set0) * 2 >= (uint64_t)SPACING_MS * MS) {
             ck_assert_msg(attempt < 5, "setting %d timers kept taking %.1f ms", TIMER_N,
                           (double)(o.t_set1 - o.t_set0) / 1e6);
             continue;
         }
+        /* expected: by ms, then in the order set */
+        int want[TIMER_N], n = 0;
+        for (int ms = 0; ms <= 90; ms += 30)
+            for (int i = 0; i < TIMER_N; i++)
+                if (timer_ms[o.set[i]] == ms)
+                    want[n++] = o.set[i];
+        ck_assert_int_eq(n, TIMER_N);
         for (int i = 0; i < TIMER_N; i++)
             ck_assert_msg(o.woke[i] == want[i], "wake %d: coroutine %d (%d ms), expected %d (%d ms)",
                           i, o.woke[i], timer_ms[o.woke[i]], want[i], timer_ms[want[i]]);
@@ -2728,7 +2757,7 @@ START_TEST(loop_stress_cross_thread_wake_vs_timeout)
 {
     fut_pool_t *p = pool(2, 0, "wake");
     struct wake_race w[4];
-    long rounds = TU_ROUNDS(1500);
+    long rounds = TU_ROUNDS(3000);
     long timeouts = 0;
     for (int k = 0; k < 4; k++)
         w[k] = (struct wake_race){ p, rounds, 0x1234567u * (uint32_t)(k + 1), 0, 0 };
@@ -2857,7 +2886,7 @@ START_TEST(loop_stress_cancel_races_completion)
     struct cv_stats s;
     memset(&s, 0, sizeof s);
     s.pool = pool(2, 0, "cvc");
-    s.rounds = TU_ROUNDS(3000);
+    s.rounds = TU_ROUNDS(5000);
     run_ok(cancel_race_main, &s);
     ck_assert_int_eq(s.cancelled + s.done, s.rounds);
     if (getenv("FUT_TEST_VERBOSE"))
@@ -2924,7 +2953,7 @@ START_TEST(loop_stress_spawn_from_threads)
     struct spawner s[T];
     pthread_t t[T];
     for (int i = 0; i < T; i++) {
-        s[i] = (struct spawner){ l, TU_ROUNDS(3000), 0xabcdu + (uint32_t)i, 0 };
+        s[i] = (struct spawner){ l, coro_rounds(3000), 0xabcdu + (uint32_t)i, 0 };
         t[i] = tu_thread(spawner_thread, &s[i]);
     }
     for (int i = 0; i < T; i++)
