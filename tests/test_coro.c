@@ -676,6 +676,7 @@ static void many_stacks(enum fut__guard_kind force, const char *what)
 {
     enum { N = 100000 };
     struct fut__stacks s;
+    enum fut__guard_kind before = fut__stacks_guard_kind();
     if (force != FUT__GUARD_NONE)
         fut__stacks_set_guard_kind(force);
     int maps0 = count_maps();
@@ -719,6 +720,7 @@ static void many_stacks(enum fut__guard_kind force, const char *what)
 #endif
     free(st);
     free(lo);
+    fut__stacks_set_guard_kind(before);   /* for CK_FORK=no runs */
 }
 
 START_TEST(stack_100k_live_within_map_limit)
