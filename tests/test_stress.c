@@ -689,14 +689,16 @@ START_TEST(stress_pool_bounded_submitters)
 END_TEST
 
 /* Shutdown against submit: every future a submit returned ends complete,
- * a FUT_DRAIN runs all of them, and a FUT_CANCEL never runs a cancelled one. */
+ * a FUT_DRAIN runs all of them, and a FUT_CANCEL never runs a cancelled
+ * one.  Two submitters race the shutdown. */
+#define SS_MAX 1000
+
 struct ss {
     fut_pool_t *p;
-    future_t **fs;
-    long max;
+    future_t *fs[SS_MAX];
+    atomic_int ran[SS_MAX];
     long n;
     atomic_long submitted;
-    atomic_int *ran;
     int last_errno;
     atomic_int finished;
 };
@@ -704,7 +706,7 @@ struct ss {
 static void *ss_main(void *arg)
 {
     struct ss *s = arg;
-    for (s->n = 0; s->n < s->max; s->n++) {
+    for (s->n = 0; s->n < SS_MAX; s->n++) {
         future_t *f = fut_pool_submit(s->p, tu_count_job, &s->ran[s->n]);
         if (!f) {
             s->last_errno = errno;
@@ -720,40 +722,113 @@ static void *ss_main(void *arg)
 START_TEST(stress_pool_shutdown_vs_submit)
 {
     long rounds = TU_ROUNDS(300);
-    const long max = 2000;
-    future_t **fs = calloc((size_t)max, sizeof *fs);
-    atomic_int *ran = calloc((size_t)max, sizeof *ran);
-    ck_assert(fs && ran);
+    struct ss *s = calloc(2, sizeof *s);
+    ck_assert_ptr_nonnull(s);
     for (long r = 0; r < rounds; r++) {
         fut_pool_t *p = mkpool(2, r % 3 == 2 ? 8 : 0);
-        for (long i = 0; i < max; i++)
-            atomic_store(&ran[i], 0);
-        struct ss s = { p, fs, max, 0, 0, ran, 0, 0 };
-        pthread_t t = tu_thread(ss_main, &s);
+        pthread_t t[2];
+        for (int k = 0; k < 2; k++) {
+            s[k].p = p;
+            s[k].n = 0;
+            s[k].last_errno = 0;
+            atomic_store(&s[k].submitted, 0);
+            atomic_store(&s[k].finished, 0);
+            for (long i = 0; i < SS_MAX; i++)
+                atomic_store(&s[k].ran[i], 0);
+            t[k] = tu_thread(ss_main, &s[k]);
+        }
         long want = 10 + (r * 37) % 200;
-        while (atomic_load(&s.submitted) < want && !atomic_load(&s.finished))
+        while (atomic_load(&s[0].submitted) < want && !atomic_load(&s[0].finished))
             sched_yield();
         enum fut_shutdown how = (r & 1) ? FUT_CANCEL : FUT_DRAIN;
         tu_assert_rc(fut_pool_shutdown(p, how), 0);
-        tu_join(t);
-        if (s.n < max)
-            ck_assert_int_eq(s.last_errno, ESHUTDOWN);
-        for (long i = 0; i < s.n; i++) {
-            int st = (int)future_state(fs[i]);
-            int rn = atomic_load(&ran[i]);
-            if (how == FUT_DRAIN) {
-                ck_assert_msg(st == FUTURE_DONE && rn == 1, "round %ld job %ld: state %d ran %d",
-                              r, i, st, rn);
-            } else {
-                ck_assert_msg((st == FUTURE_DONE && rn == 1) || (st == FUTURE_CANCELLED && rn == 0),
-                              "round %ld job %ld: state %d ran %d", r, i, st, rn);
+        for (int k = 0; k < 2; k++) {
+            tu_join(t[k]);
+            if (s[k].n < SS_MAX)
+                ck_assert_int_eq(s[k].last_errno, ESHUTDOWN);
+            for (long i = 0; i < s[k].n; i++) {
+                int st = (int)future_state(s[k].fs[i]);
+                int rn = atomic_load(&s[k].ran[i]);
+                if (how == FUT_DRAIN)
+                    ck_assert_msg(st == FUTURE_DONE && rn == 1,
+                                  "round %ld job %d/%ld: state %d ran %d", r, k, i, st, rn);
+                else
+                    ck_assert_msg((st == FUTURE_DONE && rn == 1) ||
+                                  (st == FUTURE_CANCELLED && rn == 0),
+                                  "round %ld job %d/%ld: state %d ran %d", r, k, i, st, rn);
+                future_release(s[k].fs[i]);
             }
-            future_release(fs[i]);
         }
         fut_pool_free(p);
     }
-    free(fs);
-    free(ran);
+    free(s);
+}
+END_TEST
+
+/* The bound is exact: with the only thread held, concurrent try-submits
+ * get exactly queue_max jobs in, however they interleave. */
+struct bx {
+    fut_pool_t *p;
+    atomic_int ok;
+    atomic_int other_err;
+    future_t *got[4][64];
+    int ngot[4];
+};
+
+static void bx_round(struct crew *c, int who, long r)
+{
+    struct bx *x = c->ctx;
+    x->ngot[who] = 0;
+    jitter(r, who);
+    for (int i = 0; i < 50; i++) {
+        errno = 0;
+        future_t *f = fut_pool_try_submit(x->p, tu_identity_job, V(i));
+        if (f) {
+            atomic_fetch_add(&x->ok, 1);
+            if (x->ngot[who] < 64)
+                x->got[who][x->ngot[who]++] = f;
+            else
+                future_release(f);
+        } else if (errno != EAGAIN) {
+            atomic_store(&x->other_err, errno);
+        }
+    }
+}
+
+START_TEST(stress_pool_bound_exact_under_concurrent_try_submit)
+{
+    long rounds = TU_ROUNDS(1000);
+    const size_t qmax = 3;
+    struct bx x;
+    memset(&x, 0, sizeof x);
+    x.p = mkpool(1, qmax);
+    struct crew c;
+    crew_start(&c, 4, rounds, bx_round, &x);
+    for (long r = 0; r < rounds; r++) {
+        tu_blocker b;
+        tu_blocker_init(&b, NULL);
+        future_t *a = fut_pool_submit(x.p, tu_blocker_job, &b);
+        ck_assert_ptr_nonnull(a);
+        ck_assert(tu_gate_wait_ms(&b.started, 60000));
+        atomic_store(&x.ok, 0);
+        pthread_barrier_wait(&c.start);
+        pthread_barrier_wait(&c.end);
+        ck_assert_int_eq(atomic_load(&x.other_err), 0);
+        ck_assert_msg(atomic_load(&x.ok) == (int)qmax, "round %ld: %d jobs got into a queue of %zu",
+                      r, atomic_load(&x.ok), qmax);
+        tu_gate_open(&b.release);
+        tu_assert_rc(future_get(a, NULL), 0);
+        for (int k = 0; k < 4; k++) {
+            for (int i = 0; i < x.ngot[k]; i++) {
+                tu_assert_rc(future_get(x.got[k][i], NULL), 0);
+                future_release(x.got[k][i]);
+            }
+        }
+        future_release(a);
+        tu_blocker_destroy(&b);
+    }
+    crew_join(&c);
+    fut_pool_free(x.p);
 }
 END_TEST
 
@@ -820,6 +895,7 @@ static Suite *stress_suite(void)
     tcase_add_test(tc, stress_pool_cancel_vs_inline_run);
     tcase_add_test(tc, stress_pool_bounded_submitters);
     tcase_add_test(tc, stress_pool_shutdown_vs_submit);
+    tcase_add_test(tc, stress_pool_bound_exact_under_concurrent_try_submit);
     tcase_add_test(tc, stress_pool_nested_trees);
     return s;
 }
