@@ -42,12 +42,14 @@ else
             "w5_loop" "w6_pool")
 fi
 if [ "$SWEEP" = 1 ]; then
-    # W1 per-task cost against N (rounds so that every size runs ~10^6 jobs
-    # in total (10^5 with QUICK=1); the median round is reported).
+    # W1 per-task cost against N, warm: rounds so that every size runs ~10^6
+    # jobs in total (10^5 with QUICK=1), at least 3; the median round is
+    # reported as libfutures-pool-warm-N<n>.
     total=1000000; [ "$QUICK" = 1 ] && total=100000
-    for n in 100 1000 10000 100000; do
-        [ "$n" -ge "$total" ] && continue
-        progs+=("w1_pool $n $(nproc) $((total / n))")
+    for n in 100 1000 10000 100000 1000000; do
+        [ "$n" -gt "$total" ] && continue
+        r=$((total / n)); [ "$r" -lt 3 ] && r=3
+        progs+=("w1_pool $n $(nproc) $r")
     done
     # W2 speedup and W3 pool wall against the thread count.
     progs+=("w2_pool 2000 26000 1" "w2_pool 2000 26000 4")
