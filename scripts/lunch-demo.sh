@@ -85,7 +85,7 @@ show "4. Real hand work: four onions, 2 min of CPU each" \
 a pool speeds it up only up to the number of cores ($cores here)." \
     "$B/onions" coop 1 2 3 4
 # One run, five blocks: "== <title>" ... "Eating after N min ...".
-while IFS='|' read -r title m; do
+while IFS='|' read -r title m busy; do
     case $title in
     cooperative*) way="onions, cooperative loop"; t=1; story="~8" ;;
     pool*)        t=$(sed 's/^pool of \([0-9]*\).*/\1/' <<<"$title")
@@ -94,17 +94,20 @@ while IFS='|' read -r title m; do
                   story="~$(( (8 + use / 2) / use ))" ;;
     *)            continue ;;
     esac
-    rows+=("$way|$t|$m|$story")
-done < <(awk '/^== /{t=substr($0,4)} /^Eating after/{print t "|" $3}' "$tmp")
+    rows+=("$way|$t|$m|$story|$busy")
+done < <(awk '/^== /{t=substr($0,4)} /cores busy/{b=$(NF-4)}
+              /^Eating after/{print t "|" $3 "|" b}' "$tmp")
 
 printf '\n=== Summary (story minute %s ms, %s cores)\n\n' "${LUNCH_MINUTE_MS:-100}" "$cores"
-printf '%-32s %7s %8s %7s\n' "way of cooking" threads minutes story
-printf '%-32s %7s %8s %7s\n' "--------------" ------- ------- -----
+printf '%-32s %7s %8s %7s %11s\n' "way of cooking" threads minutes story "cores busy"
+printf '%-32s %7s %8s %7s %11s\n' "--------------" ------- ------- ----- ----------
 for r in "${rows[@]}"; do
-    IFS='|' read -r way t m story <<<"$r"
-    printf '%-32s %7s %8s %7s\n' "$way" "$t" "$m" "$story"
+    IFS='|' read -r way t m story busy <<<"$r"
+    printf '%-32s %7s %8s %7s %11s\n' "$way" "$t" "$m" "$story" "${busy:-}"
 done
 echo
-echo "minutes: measured wall time / story minute; story: what the story says."
+echo "minutes: measured wall time / story minute; story: what the story says;"
+echo "cores busy: the onions' CPU time / wall time (below the thread count when"
+echo "other programs share the cores: then the onions take longer)."
 echo "Timelines of these runs: doc/img/timeline-*.svg (scripts/timelines.sh)."
 exit $failed
