@@ -829,6 +829,85 @@ START_TEST(loop_promise_resolved_by_thread_wakes_coroutine)
 }
 END_TEST
 
+/* Two loops on two threads: a coroutine of each waits on a coroutine of
+ * the other ("a coroutine may wait on any future: one of its loop, of
+ * another loop"), and a continuation hangs off a coroutine's future. */
+struct cross_loop {
+    pthread_t a_thread, b_thread;
+    future_t *fa;
+    int rc_b;
+};
+
+static void *a_side(void *arg)
+{
+    struct cross_loop *x = arg;
+    x->a_thread = pthread_self();
+    CO_CHECK_RC(fut_sleep(5), 0);
+    return V(5);
+}
+
+static void *b_side(void *arg)
+{
+    struct cross_loop *x = arg;
+    void *v = NULL;
+    x->rc_b = future_get(x->fa, &v);       /* loop A's coroutine */
+    x->b_thread = pthread_self();
+    return V(U(v) + 1);
+}
+
+static void *plus_ten(void *value, void *arg)
+{
+    (void)arg;
+    return V(U(value) + 10);
+}
+
+struct cross_main {
+    struct cross_loop x;
+    fut_loop_t *lb;
+    int rc_get, rc_then;
+    void *got, *then_got;
+};
+
+static void *cross_loop_main(void *arg)
+{
+    struct cross_main *m = arg;
+    m->x.fa = fut_spawn(a_side, &m->x);
+    future_t *fb = fut_loop_spawn(m->lb, b_side, &m->x);
+    CO_CHECK(m->x.fa && fb);
+    future_t *t = future_then(fb, plus_ten, NULL);
+    CO_CHECK(t != NULL);
+    m->rc_get = future_get(fb, &m->got);    /* loop B's coroutine */
+    m->rc_then = future_get(t, &m->then_got);
+    future_release(t);
+    future_release(fb);
+    future_release(m->x.fa);
+    return NULL;
+}
+
+START_TEST(loop_coroutines_of_two_loops_wait_on_each_other)
+{
+    fut_loop_t *lb = fut_loop_new(NULL);
+    ck_assert_ptr_nonnull(lb);
+    struct runner r;
+    runner_start(&r, lb);
+    struct cross_main m;
+    memset(&m, 0, sizeof m);
+    m.lb = lb;
+    m.x.rc_b = -1;
+    run_ok(cross_loop_main, &m);
+    runner_stop(&r, NULL);
+    co_assert_clean();
+    tu_assert_rc(m.x.rc_b, 0);
+    tu_assert_rc(m.rc_get, 0);
+    ck_assert_ptr_eq(m.got, V(6));
+    tu_assert_rc(m.rc_then, 0);
+    ck_assert_ptr_eq(m.then_got, V(16));
+    ck_assert(pthread_equal(m.x.a_thread, pthread_self()));
+    ck_assert(pthread_equal(m.x.b_thread, r.self));
+    fut_loop_free(lb);
+}
+END_TEST
+
 START_TEST(loop_spawn_before_run_starts_only_when_run)
 {
     fut_loop_t *l = fut_loop_new(NULL);
@@ -2991,6 +3070,7 @@ static Suite *loop_suite(void)
     tcase_add_test(tc, loop_thread_gets_coroutine_result);
     tcase_add_test(tc, loop_spawn_from_thread_wakes_sleeping_loop);
     tcase_add_test(tc, loop_promise_resolved_by_thread_wakes_coroutine);
+    tcase_add_test(tc, loop_coroutines_of_two_loops_wait_on_each_other);
     tcase_add_test(tc, loop_spawn_before_run_starts_only_when_run);
     tcase_add_test(tc, loop_free_cancels_spawns_never_run);
 
