@@ -113,7 +113,9 @@ FUT_API future_t *future_new(void);
 
 /* Completes f FUTURE_DONE with `value`.  Wakes every waiter, then runs the
  * callbacks in the calling thread.  Returns 0; EINVAL if f is NULL or
- * already complete. */
+ * already complete.  (Meant for promises; on a job's or coroutine's future
+ * the first completion wins, and a job completed by hand before it starts
+ * never runs.) */
 FUT_API int future_resolve(future_t *f, void *value);
 
 /* Completes f FUTURE_FAILED with `err` (> 0).  Returns 0; EINVAL if f is
@@ -156,14 +158,15 @@ FUT_API int future_get(future_t *f, void **value);
  * them: nothing is left running behind the caller's back.  values may be
  * NULL; values[i] is NULL for a future that did not succeed.  n == 0
  * returns 0 at once; a NULL fs with n > 0 or a NULL entry gives EINVAL.
- * ENOMEM if the wait record for a large n cannot be allocated.  May wait. */
+ * ENOMEM if the wait record for a large n cannot be allocated; EDEADLK
+ * and ECANCELED as future_wait (values is then not written).  May wait. */
 FUT_API int future_gather(future_t *const fs[], size_t n, void *values[],
                           long timeout_ms);
 
 /* Waits until at least one of the n futures is complete.  Returns 0 with
  * *index set to the lowest index among the complete ones; ETIMEDOUT;
- * EINVAL if fs or index is NULL, an entry is NULL, or n == 0; ENOMEM as
- * future_gather.  May wait. */
+ * EINVAL if fs or index is NULL, an entry is NULL, or n == 0; ENOMEM,
+ * EDEADLK and ECANCELED as future_gather.  May wait. */
 FUT_API int future_wait_any(future_t *const fs[], size_t n, long timeout_ms,
                             size_t *index);
 
@@ -244,8 +247,9 @@ FUT_API fut_pool_t *fut_pool_new(const fut_pool_opts *opts);
 /* Queues fn(arg) and returns its future (one reference).  If the queue is
  * full, waits for room (a thread blocks; a coroutine suspends; a job of the
  * same pool runs queued jobs meanwhile).  Returns NULL with errno EINVAL
- * (NULL p or fn), ESHUTDOWN, ENOMEM, or ECANCELED (the waiting coroutine
- * was cancelled).  May wait, only when the queue is bounded. */
+ * (NULL p or fn), ESHUTDOWN (also for a submit still waiting for room when
+ * shutdown begins), ENOMEM, or ECANCELED (the waiting coroutine was
+ * cancelled).  May wait, only when the queue is bounded. */
 FUT_API future_t *fut_pool_submit(fut_pool_t *p, fut_fn fn, void *arg);
 
 /* As fut_pool_submit, but never waits: NULL with errno EAGAIN when the
@@ -255,7 +259,8 @@ FUT_API future_t *fut_pool_try_submit(fut_pool_t *p, fut_fn fn, void *arg);
 /* Runs fn(args[i]) for every i < n on the pool, waits for all, and fills
  * results[i] (results may be NULL).  Returns like future_gather with no
  * timeout; ESHUTDOWN or ENOMEM if not every job could be queued (those
- * queued are still waited for).  n == 0 returns 0.  May wait. */
+ * queued are still waited for); EINVAL for a NULL p, fn or args with
+ * n > 0.  n == 0 returns 0.  May wait. */
 FUT_API int fut_pool_map(fut_pool_t *p, fut_fn fn, void *const args[],
                          void *results[], size_t n);
 
