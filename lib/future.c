@@ -48,6 +48,27 @@ enum { FUT__COMPLETING = 5 };   /* internal state between claim and publish */
 #define WAIT_SPIN_NS 4000u
 
 /* ---------------------------------------------------------------------
+ * Allocation failure injection (tests only; see internal.h)
+ * ------------------------------------------------------------------- */
+
+atomic_long fut__alloc_fail_in;
+
+bool fut__alloc_fails(void)
+{
+    long n = atomic_load(&fut__alloc_fail_in);
+    while (n > 0) {
+        if (atomic_compare_exchange_weak(&fut__alloc_fail_in, &n, n - 1))
+            return n == 1;
+    }
+    return false;
+}
+
+void fut__test_fail_alloc(long n)
+{
+    atomic_store(&fut__alloc_fail_in, n > 0 ? n : 0);
+}
+
+/* ---------------------------------------------------------------------
  * Time
  * ------------------------------------------------------------------- */
 
@@ -105,7 +126,7 @@ struct fut__parker *fut__parker_self(void)
         return my_parker;
     if (pthread_once(&parker_once, parker_key_init) != 0 || parker_key_err != 0)
         return NULL;
-    struct fut__parker *pk = calloc(1, sizeof *pk);
+    struct fut__parker *pk = fut__calloc(1, sizeof *pk);
     if (!pk)
         return NULL;
     pthread_condattr_t ca;
@@ -192,7 +213,7 @@ void *fut_raise(int err)
 
 future_t *fut__future_alloc(enum fut__kind kind)
 {
-    future_t *f = malloc(sizeof *f);
+    future_t *f = fut__malloc(sizeof *f);
     if (!f) {
         errno = ENOMEM;
         return NULL;
@@ -602,7 +623,7 @@ static int wait_futures(future_t *const fs[], size_t n, bool any, long timeout_m
     struct fut__wnode stack_nodes[STACK_NODES];
     struct fut__wnode *nodes = stack_nodes;
     if (n > STACK_NODES) {
-        nodes = malloc(n * sizeof *nodes);
+        nodes = n <= SIZE_MAX / sizeof *nodes ? fut__malloc(n * sizeof *nodes) : NULL;
         if (!nodes)
             return ENOMEM;
     }
@@ -748,7 +769,7 @@ int future_on_done(future_t *f, void (*cb)(future_t *f, void *arg), void *arg)
     if (!f || !cb)
         return EINVAL;
     if (!is_terminal(load_state(f))) {
-        struct fut__cb *node = malloc(sizeof *node);
+        struct fut__cb *node = fut__malloc(sizeof *node);
         if (!node)
             return ENOMEM;
         node->fn = cb;
@@ -803,7 +824,7 @@ future_t *future_then(future_t *f, void *(*fn)(void *value, void *arg), void *ar
         errno = EINVAL;
         return NULL;
     }
-    struct then_ctx *t = malloc(sizeof *t);
+    struct then_ctx *t = fut__malloc(sizeof *t);
     future_t *g = fut__future_alloc(FUT__PROMISE);
     if (!t || !g) {
         free(t);

@@ -76,7 +76,7 @@ static inline int fut__heap_push(struct fut__heap *h, struct fut__hnode *n, uint
 {
     if (h->len == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : 64;
-        struct fut__hnode **v = realloc(h->v, cap * sizeof *v);
+        struct fut__hnode **v = fut__realloc(h->v, cap * sizeof *v);
         if (!v)
             return ENOMEM;
         h->v = v;

@@ -28,6 +28,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <time.h>
 
 #define FUT_HIDDEN __attribute__((visibility("hidden")))
@@ -66,6 +67,43 @@ static inline void fut__pause(void)
     __asm__ __volatile__("yield" ::: "memory");
 #endif
 }
+
+/* ---------------------------------------------------------------------
+ * Allocation.  Every allocation of the library goes through these, so the
+ * tests can make the Nth one fail (fut__test_fail_alloc) and check that
+ * each ENOMEM path reports the error and loses nothing.
+ * ------------------------------------------------------------------- */
+
+FUT_HIDDEN extern atomic_long fut__alloc_fail_in;   /* 0: off */
+FUT_HIDDEN bool fut__alloc_fails(void);
+
+static inline void *fut__malloc(size_t n)
+{
+    if (FUT_UNLIKELY(atomic_load_explicit(&fut__alloc_fail_in, memory_order_relaxed)) &&
+        fut__alloc_fails())
+        return NULL;
+    return malloc(n);
+}
+
+static inline void *fut__calloc(size_t k, size_t n)
+{
+    if (FUT_UNLIKELY(atomic_load_explicit(&fut__alloc_fail_in, memory_order_relaxed)) &&
+        fut__alloc_fails())
+        return NULL;
+    return calloc(k, n);
+}
+
+static inline void *fut__realloc(void *p, size_t n)
+{
+    if (FUT_UNLIKELY(atomic_load_explicit(&fut__alloc_fail_in, memory_order_relaxed)) &&
+        fut__alloc_fails())
+        return NULL;
+    return realloc(p, n);
+}
+
+/* Test hook: the n-th allocation from now fails (n > 0), then all succeed
+ * again; n == 0 turns it off.  Not in the public header. */
+FUT_HIDDEN void fut__test_fail_alloc(long n);
 
 /* ---------------------------------------------------------------------
  * Time (CLOCK_MONOTONIC, nanoseconds)

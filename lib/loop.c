@@ -527,7 +527,7 @@ fut_loop_t *fut_loop_new(const fut_loop_opts *opts)
         errno = EINVAL;
         return NULL;
     }
-    struct fut_loop *l = calloc(1, sizeof *l);
+    struct fut_loop *l = fut__calloc(1, sizeof *l);
     if (!l) {
         errno = ENOMEM;
         return NULL;

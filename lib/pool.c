@@ -496,12 +496,12 @@ fut_pool_t *fut_pool_new(const fut_pool_opts *opts)
         return NULL;
     }
     struct fut_pool *p = NULL;
-    if (posix_memalign((void **)&p, 64, sizeof *p) != 0) {
+    if (fut__alloc_fails() || posix_memalign((void **)&p, 64, sizeof *p) != 0) {
         errno = ENOMEM;
         return NULL;
     }
     memset(p, 0, sizeof *p);
-    struct worker *ws = n <= SIZE_MAX / sizeof *ws ? calloc(n, sizeof *ws) : NULL;
+    struct worker *ws = n <= SIZE_MAX / sizeof *ws ? fut__calloc(n, sizeof *ws) : NULL;
     if (!ws) {
         free(p);
         errno = ENOMEM;
@@ -660,7 +660,7 @@ int fut_pool_map(fut_pool_t *p, fut_fn fn, void *const args[], void *results[], 
         return 0;
     if (!p || !fn || !args)
         return EINVAL;
-    future_t **fs = n <= SIZE_MAX / sizeof *fs ? malloc(n * sizeof *fs) : NULL;
+    future_t **fs = n <= SIZE_MAX / sizeof *fs ? fut__malloc(n * sizeof *fs) : NULL;
     if (!fs)
         return ENOMEM;
     size_t k = 0;

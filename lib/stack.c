@@ -467,14 +467,14 @@ static int slab_new(struct fut__stacks *s)
         size_t cap = s->free_cap ? s->free_cap : 64;
         while (cap < need)
             cap *= 2;
-        void **nf = realloc(s->free, cap * sizeof *nf);
+        void **nf = fut__realloc(s->free, cap * sizeof *nf);
         if (nf == NULL)
             return ENOMEM;
         s->free = nf;
         s->free_cap = cap;
     }
 
-    struct fut__stack_slab *sl = malloc(sizeof *sl);
+    struct fut__stack_slab *sl = fut__malloc(sizeof *sl);
     if (sl == NULL)
         return ENOMEM;
     size_t len = n * s->stride;

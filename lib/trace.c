@@ -79,7 +79,7 @@ static int thread_index(void)
         return my_tid;
     if (nthreads_seen == cap_threads) {
         size_t cap = cap_threads ? cap_threads * 2 : 16;
-        struct tthread *t = realloc(threads, cap * sizeof *t);
+        struct tthread *t = fut__realloc(threads, cap * sizeof *t);
         if (!t)
             return -1;
         threads = t;
@@ -121,7 +121,7 @@ void fut__trace_slice(const future_t *f, uint64_t t0)
     if (tid >= 0) {
         if (nslices == cap_slices) {
             size_t cap = cap_slices ? cap_slices * 2 : 1024;
-            struct slice *v = realloc(slices, cap * sizeof *v);
+            struct slice *v = fut__realloc(slices, cap * sizeof *v);
             if (v) {
                 slices = v;
                 cap_slices = cap;
@@ -193,9 +193,11 @@ int future_set_name(future_t *f, const char *name)
 {
     if (!f || !name)
         return EINVAL;
-    char *copy = strdup(name);
+    size_t len = strlen(name) + 1;
+    char *copy = fut__malloc(len);
     if (!copy)
         return ENOMEM;
+    memcpy(copy, name, len);
     char *expect = NULL;
     if (!atomic_compare_exchange_strong(&f->name, &expect, copy)) {
         free(copy);
