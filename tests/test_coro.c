@@ -774,6 +774,7 @@ END_TEST
  * ------------------------------------------------------------------- */
 
 static volatile int bench_stop;
+static long bench_n;
 
 static void bench_co(void *arg)
 {
@@ -783,10 +784,50 @@ static void bench_co(void *arg)
     fut__ctx_exit(&co_a.ctx, &main_ctx);
 }
 
+/* Two coroutines switching to each other through one shared, non-inlined
+ * function, as two coroutines yielding through the loop do. */
+__attribute__((noinline)) static void bench_yield(struct fut__ctx *self, struct fut__ctx *to)
+{
+    fut__ctx_switch(self, to);
+    __asm__ __volatile__("" ::: "memory");   /* keep the frame */
+}
+
+static void bench_sym(void *arg)
+{
+    struct co *self = arg, *other = self == &co_a ? &co_b : &co_a;
+    for (;;) {
+        for (long i = 0; i < bench_n && !bench_stop; i++)
+            bench_yield(&self->ctx, &other->ctx);
+        if (bench_stop)
+            break;
+        if (self == &co_a)
+            fut__ctx_switch(&co_a.ctx, &main_ctx);   /* one run done */
+    }
+    /* a sees the stop first and ends by resuming b, which ends by
+     * resuming main. */
+    if (self == &co_a)
+        fut__ctx_exit(&co_a.ctx, &co_b.ctx);
+    fut__ctx_exit(&co_b.ctx, &main_ctx);
+}
+
 static int cmp_double(const void *x, const void *y)
 {
     double a = *(const double *)x, b = *(const double *)y;
     return a < b ? -1 : a > b;
+}
+
+static void bench_report(const char *what, const char *key, double *ns, int runs, long n)
+{
+    qsort(ns, (size_t)runs, sizeof ns[0], cmp_double);
+    printf("coro_switch_speed: %s, %s%s: %.2f ns per switch (median of %d runs of %ld "
+           "round trips; min %.2f, max %.2f)\n", BACKEND, what,
+#if defined(TU_SANITIZED)
+           " (sanitizer build)",
+#else
+           "",
+#endif
+           ns[runs / 2], runs, n, ns[0], ns[runs - 1]);
+    printf("CORO %s %s %.2f ns\n", BACKEND, key, ns[runs / 2]);
 }
 
 START_TEST(coro_switch_speed)
@@ -804,10 +845,13 @@ START_TEST(coro_switch_speed)
     n = TU_ROUNDS(n);
     ck_assert_int_eq(fut__stacks_init(&s, 64 * KIB), 0);
     fut__ctx_self(&main_ctx);
+    double ns[RUNS];
+
+    /* 1. The thread's context and a coroutine, each switching from its
+     * own loop: the bare ping-pong of context-switch micro-benchmarks. */
     bench_stop = 0;
     co_make(&s, &co_a, bench_co, NULL);
     fut__ctx_switch(&main_ctx, &co_a.ctx);   /* warm up: start it */
-    double ns[RUNS];
     for (int r = 0; r < RUNS; r++) {
         uint64_t t0 = now_ns();
         for (long i = 0; i < n; i++)
@@ -817,17 +861,25 @@ START_TEST(coro_switch_speed)
     bench_stop = 1;
     fut__ctx_switch(&main_ctx, &co_a.ctx);
     co_free(&s, &co_a);
+    bench_report("thread <-> coroutine", "ns_per_switch", ns, RUNS, n);
+
+    /* 2. Two coroutines switching through the same function. */
+    bench_stop = 0;
+    bench_n = n;
+    co_make(&s, &co_a, bench_sym, &co_a);
+    co_make(&s, &co_b, bench_sym, &co_b);
+    for (int r = 0; r < RUNS; r++) {
+        uint64_t t0 = now_ns();
+        fut__ctx_switch(&main_ctx, &co_a.ctx);   /* a runs n round trips with b */
+        ns[r] = (double)(now_ns() - t0) / (double)(2 * n);
+    }
+    bench_stop = 1;
+    fut__ctx_switch(&main_ctx, &co_a.ctx);
+    co_free(&s, &co_a);
+    co_free(&s, &co_b);
     fut__stacks_destroy(&s);
-    qsort(ns, RUNS, sizeof ns[0], cmp_double);
-    printf("coro_switch_speed: %s%s: %.2f ns per switch (median of %d runs of %ld "
-           "round trips; min %.2f, max %.2f)\n", BACKEND,
-#if defined(TU_SANITIZED)
-           " (sanitizer build)",
-#else
-           "",
-#endif
-           ns[RUNS / 2], RUNS, n, ns[0], ns[RUNS - 1]);
-    printf("CORO %s ns_per_switch %.2f ns\n", BACKEND, ns[RUNS / 2]);
+    bench_report("coroutine <-> coroutine via one shared call", "ns_per_switch_coro_pair",
+                 ns, RUNS, n);
 }
 END_TEST
 

@@ -19,8 +19,7 @@
  *   |  0x30  |  8   | rbp          (made context: 0, ends fp chains)  |
  *   |  0x38  |  8   | return rip   (made context: fut__ctx_boot)      |
  *   -----------------------------------------------------------------
- *   0x40: the resumed context's rsp once the frame and return address
- *         are popped.
+ *   0x40: the resumed context's rsp after `ret`.
  *
  * lib/coro/ctx.h names these offsets (FUT__X64_*); ctx.c checks them
  * against a C struct with _Static_assert and builds the first frame of a
@@ -48,24 +47,20 @@
  * CET: `endbr64` opens each entry when compiled with -fcf-protection, and
  * the object is marked IBT-compatible only.  It is deliberately NOT marked
  * SHSTK-compatible (which is why this file does not include <cet.h>: under
- * -fcf-protection=full that header would claim shadow-stack support).  A
- * switch leaves the shadow stack holding the old context's return
- * addresses, so with shadow stacks enforced the resumed context's next
- * `ret` would fault; without the marking, the loader leaves shadow stacks
- * off for any program linking this object.  IBT: the resume jump is
- * `notrack` (resume addresses have no endbr64), which relies on the
- * NOTRACK relaxation being on, as compiler-generated jump tables do.  See
- * doc/coroutines-internals.md.
+ * -fcf-protection=full that header would claim shadow-stack support).  The
+ * shadow stack is one per thread and holds the old context's return
+ * addresses, so with shadow stacks enforced the switch's own `ret` (to the
+ * new context's return address) would fault; without the marking, the
+ * loader leaves shadow stacks off for any program linking this object.
+ * See doc/coroutines-internals.md.
  */
 
 #include "ctx.h"
 
 #if defined(__CET__) && (__CET__ & 1)
 #define FUT_ENDBR endbr64
-#define FUT_JMP_R8 notrack jmp *%r8
 #else
 #define FUT_ENDBR
-#define FUT_JMP_R8 jmp *%r8
 #endif
 
         .text
@@ -75,18 +70,26 @@
  *     rdi = where to store the running context's stack pointer
  *     rsi = the stack pointer of the context to resume (its saved frame)
  *
- * The resume address is popped into r8 and reached by an indirect `jmp`,
- * not by `ret`, as Boost.Context does: a `ret` here always mispredicts
- * (the return stack buffer holds the caller of *this* switch, never the
- * address we go to), while the indirect predictor learns the alternating
- * targets of a ping-pong.  Measured on the project VM: 5.3 ns per switch
- * with jmp, 13 ns with ret.  With CET the jump is `notrack`, as compilers
- * emit for jump tables: resume addresses follow a `call` and carry no
- * endbr64.
+ * Resumes with `ret`, not with Boost.Context's `pop; jmp *reg`.  The
+ * `call` that entered here pushed one return-stack-buffer (RSB) entry, and
+ * `ret` pops it, so the RSB stays balanced: when the two sides of a switch
+ * sit at the same call sites (two coroutines yielding through the same
+ * library function: the loop's common case), every return after the
+ * switch is predicted, the switch's own included.  `jmp` leaves that
+ * entry behind, so every later return in the resumed context is predicted
+ * one level off and mispredicts.  Measured on the project VM (best of 6
+ * runs, ns per switch, with 0, 1, 2, 3 call levels between the code and
+ * the switch):
+ *     two coroutines, same path:  ret 6.2 6.9 6.5 6.9   jmp 6.0 13 22 30
+ *     two different call paths:   ret 13 13 14 15       jmp 5.4 13 21 29
+ * and through the loop's fut_yield (BENCH W4): ret 10.5, jmp 26.8.
+ * `jmp` wins only the bare two-function ping-pong that micro-benchmarks
+ * measure; `ret` wins wherever the switch is reached through a call or
+ * two.  (IBT: `ret` needs no landing pad.)
  *
- * CFI: the CFA is rsp + 0x40 from the first `leaq` to the last, on both
- * stacks (same frame layout), and afterwards rsp with the return address
- * in r8, so a profiler's unwinder can walk through a sample taken here.
+ * CFI: the CFA is rsp + 0x40 from the first `leaq` to the second, on both
+ * stacks (same frame layout), so a profiler's unwinder can walk through a
+ * sample taken here.
  */
         .globl  fut__ctx_jump
         .hidden fut__ctx_jump
@@ -109,7 +112,6 @@ fut__ctx_jump:
         movq    %rsp, (%rdi)                            /* *save_sp = frame: the old context is now suspended */
         movq    %rsi, %rsp                              /* switch stacks: rsp = the new context's frame */
 
-        movq    FUT__X64_RIP(%rsp), %r8                 /* the resume address */
         ldmxcsr FUT__X64_MXCSR(%rsp)                    /* restore MXCSR */
         fldcw   FUT__X64_X87CW(%rsp)                    /* restore the x87 control word */
         movq    FUT__X64_R12(%rsp), %r12                /* restore r12 */
@@ -118,16 +120,15 @@ fut__ctx_jump:
         movq    FUT__X64_R15(%rsp), %r15                /* restore r15 */
         movq    FUT__X64_RBX(%rsp), %rbx                /* restore rbx */
         movq    FUT__X64_RBP(%rsp), %rbp                /* restore rbp */
-        leaq    FUT__X64_FRAME+8(%rsp), %rsp            /* pop the frame and the return address, as `ret` would */
-        .cfi_adjust_cfa_offset -(FUT__X64_FRAME+8)
-        .cfi_register rip, r8
-        FUT_JMP_R8                                      /* resume the new context */
+        leaq    FUT__X64_FRAME(%rsp), %rsp              /* pop the frame: the return address is on top */
+        .cfi_adjust_cfa_offset -FUT__X64_FRAME
+        ret                                             /* resume the new context where it called us */
         .cfi_endproc
         .size   fut__ctx_jump, .-fut__ctx_jump
 
 /*
  * fut__ctx_boot: the first "return address" of a context made by
- * fut__ctx_make.  Reached by the jump above with rsp 16-byte aligned (ctx.c
+ * fut__ctx_make.  Reached by the `ret` above with rsp 16-byte aligned (ctx.c
  * places the frame so) and rbx = the struct fut__ctx *.  Calls
  * fut__ctx_start(ctx), which never returns; if it somehow did, ud2 stops
  * the process with SIGILL rather than running into whatever follows.
@@ -143,7 +144,7 @@ fut__ctx_jump:
 fut__ctx_boot:
         .cfi_startproc
         .cfi_undefined rip
-        FUT_ENDBR                                       /* landing pad for the jump (IBT without notrack) */
+        FUT_ENDBR                                       /* harmless; `ret` needs no landing pad */
         movq    %rbx, %rdi                              /* argument: the context being started */
         call    fut__ctx_start                          /* rsp = 0 (mod 16) before the call, as the ABI wants */
         ud2                                             /* not reached: fut__ctx_start is _Noreturn */
