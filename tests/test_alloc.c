@@ -1,0 +1,295 @@
+/*
+ * test_alloc.c - every allocation failure is reported and loses nothing
+ *
+ * The library routes its allocations through one hook (lib/internal.h);
+ * fut__test_fail_alloc(k) makes the k-th allocation from now fail.  Each
+ * case below runs one operation with k = 1, 2, ... until the operation no
+ * longer reaches a k-th allocation, and checks at every step that it
+ * either succeeded completely or failed with ENOMEM (or the documented
+ * code) and left everything usable.  Under ASan, LeakSanitizer checks at
+ * the end of each forked case that nothing leaked on those paths.
+ */
+#include "testutil.h"
+
+#include <futures.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* Hidden test hooks of the library (linked statically). */
+void fut__test_fail_alloc(long n);
+extern atomic_long fut__alloc_fail_in;
+
+#define MAX_STEPS 64
+
+/* True when the armed failure was not reached: the operation makes fewer
+ * allocations than k, so the walk is over. */
+static bool fault_unused(void)
+{
+    bool unused = atomic_load(&fut__alloc_fail_in) > 0;
+    fut__test_fail_alloc(0);
+    return unused;
+}
+
+#define V(x) ((void *)(uintptr_t)(x))
+
+START_TEST(alloc_future_new_enomem)
+{
+    for (long k = 1; k < MAX_STEPS; k++) {
+        fut__test_fail_alloc(k);
+        errno = 0;
+        future_t *f = future_new();
+        int err = errno;
+        bool done = fault_unused();
+        if (f) {
+            ck_assert_int_eq(future_resolve(f, V(1)), 0);
+            future_release(f);
+        } else {
+            ck_assert_int_eq(err, ENOMEM);
+        }
+        if (done)
+            return;
+    }
+    ck_abort_msg("future_new made more than %d allocations", MAX_STEPS);
+}
+END_TEST
+
+static void count_cb(future_t *f, void *arg)
+{
+    (void)f;
+    atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+START_TEST(alloc_on_done_enomem_never_runs)
+{
+    for (long k = 1; k < MAX_STEPS; k++) {
+        future_t *f = future_new();
+        ck_assert_ptr_nonnull(f);
+        atomic_int ran;
+        atomic_init(&ran, 0);
+        fut__test_fail_alloc(k);
+        int rc = future_on_done(f, count_cb, &ran);
+        bool done = fault_unused();
+        ck_assert(rc == 0 || rc == ENOMEM);
+        ck_assert_int_eq(future_resolve(f, V(2)), 0);
+        /* A failed registration never runs its callback (libuv's rule). */
+        ck_assert_int_eq(atomic_load(&ran), rc == 0 ? 1 : 0);
+        future_release(f);
+        if (done)
+            return;
+    }
+    ck_abort_msg("future_on_done made more than %d allocations", MAX_STEPS);
+}
+END_TEST
+
+static void *add_one(void *v, void *arg)
+{
+    (void)arg;
+    return V((uintptr_t)v + 1);
+}
+
+START_TEST(alloc_then_enomem)
+{
+    for (long k = 1; k < MAX_STEPS; k++) {
+        future_t *f = future_new();
+        ck_assert_ptr_nonnull(f);
+        fut__test_fail_alloc(k);
+        errno = 0;
+        future_t *g = future_then(f, add_one, NULL);
+        int err = errno;
+        bool done = fault_unused();
+        ck_assert_int_eq(future_resolve(f, V(41)), 0);
+        if (g) {
+            void *v = NULL;
+            ck_assert_int_eq(future_get(g, &v), 0);
+            ck_assert_ptr_eq(v, V(42));
+            future_release(g);
+        } else {
+            ck_assert_int_eq(err, ENOMEM);
+        }
+        future_release(f);
+        if (done)
+            return;
+    }
+    ck_abort_msg("future_then made more than %d allocations", MAX_STEPS);
+}
+END_TEST
+
+START_TEST(alloc_gather_large_enomem)
+{
+    enum { N = 40 };   /* above the on-stack node count: one allocation */
+    for (long k = 1; k < MAX_STEPS; k++) {
+        future_t *fs[N];
+        for (int i = 0; i < N; i++) {
+            fs[i] = future_new();
+            ck_assert_ptr_nonnull(fs[i]);
+        }
+        fut__test_fail_alloc(k);
+        int rc = future_gather(fs, N, NULL, 10);
+        bool done = fault_unused();
+        ck_assert_msg(rc == ETIMEDOUT || rc == ENOMEM, "gather: %d", rc);
+        /* Nothing stays linked on the futures: completing them is safe. */
+        for (int i = 0; i < N; i++) {
+            ck_assert_int_eq(future_resolve(fs[i], V(i)), 0);
+            future_release(fs[i]);
+        }
+        if (done)
+            return;
+    }
+    ck_abort_msg("future_gather made more than %d allocations", MAX_STEPS);
+}
+END_TEST
+
+static void *ident(void *a) { return a; }
+
+START_TEST(alloc_pool_new_enomem)
+{
+    for (long k = 1; k < MAX_STEPS; k++) {
+        fut__test_fail_alloc(k);
+        errno = 0;
+        fut_pool_t *p = fut_pool_new(&(fut_pool_opts){.threads = 2});
+        int err = errno;
+        bool done = fault_unused();
+        if (p) {
+            /* Workers whose parker could not be made still run jobs. */
+            future_t *f = fut_pool_submit(p, ident, V(7));
+            ck_assert_ptr_nonnull(f);
+            void *v = NULL;
+            ck_assert_int_eq(future_get(f, &v), 0);
+            ck_assert_ptr_eq(v, V(7));
+            future_release(f);
+            fut_pool_free(p);
+        } else {
+            ck_assert_msg(err == ENOMEM || err == EAGAIN, "errno %d", err);
+        }
+        if (done)
+            return;
+    }
+    ck_abort_msg("fut_pool_new made more than %d allocations", MAX_STEPS);
+}
+END_TEST
+
+START_TEST(alloc_pool_submit_and_map_enomem)
+{
+    fut_pool_t *p = fut_pool_new(&(fut_pool_opts){.threads = 2});
+    ck_assert_ptr_nonnull(p);
+    /* Warm the submitting thread's own parker so only the call's
+     * allocations are counted. */
+    future_t *w = fut_pool_submit(p, ident, V(0));
+    future_get(w, NULL);
+    future_release(w);
+    for (long k = 1; k < MAX_STEPS; k++) {
+        fut__test_fail_alloc(k);
+        errno = 0;
+        future_t *f = fut_pool_submit(p, ident, V(k));
+        int err = errno;
+        bool done = fault_unused();
+        if (f) {
+            void *v = NULL;
+            ck_assert_int_eq(future_get(f, &v), 0);
+            ck_assert_ptr_eq(v, V(k));
+            future_release(f);
+        } else {
+            ck_assert_int_eq(err, ENOMEM);
+        }
+        if (done)
+            break;
+    }
+    enum { N = 16 };
+    void *args[N], *res[N];
+    for (int i = 0; i < N; i++)
+        args[i] = V(i + 1);
+    for (long k = 1; k < MAX_STEPS; k++) {
+        fut__test_fail_alloc(k);
+        int rc = fut_pool_map(p, ident, args, res, N);
+        bool done = fault_unused();
+        ck_assert_msg(rc == 0 || rc == ENOMEM, "map: %d", rc);
+        if (rc == 0)
+            for (int i = 0; i < N; i++)
+                ck_assert_ptr_eq(res[i], V(i + 1));
+        if (done) {
+            fut_pool_free(p);
+            return;
+        }
+    }
+    ck_abort_msg("fut_pool_map made more than %d allocations", MAX_STEPS);
+}
+END_TEST
+
+static void *sleepy(void *a)
+{
+    fut_sleep(1);
+    return a;
+}
+
+static void *three_and_gather(void *a)
+{
+    (void)a;
+    future_t *fs[3];
+    int made = 0;
+    for (int i = 0; i < 3; i++) {
+        fs[i] = fut_spawn(sleepy, V(i + 1));
+        if (!fs[i]) {
+            int err = errno;
+            for (int j = 0; j < made; j++)
+                future_release(fs[j]);
+            return fut_raise(err);
+        }
+        made++;
+    }
+    void *v[3];
+    int rc = future_gather(fs, (size_t)made, v, FUT_FOREVER);
+    for (int i = 0; i < made; i++)
+        future_release(fs[i]);
+    if (rc)
+        return fut_raise(rc);
+    return V((uintptr_t)v[0] + (uintptr_t)v[1] + (uintptr_t)v[2]);
+}
+
+START_TEST(alloc_loop_run_enomem)
+{
+    for (long k = 1; k < MAX_STEPS * 4; k++) {
+        fut__test_fail_alloc(k);
+        void *r = NULL;
+        int rc = fut_run(three_and_gather, NULL, &r);
+        bool done = fault_unused();
+        ck_assert_msg(rc == 0 || rc == ENOMEM, "fut_run: %d (k=%ld)", rc, k);
+        if (rc == 0)
+            ck_assert_ptr_eq(r, V(6));
+        if (done)
+            return;
+    }
+    ck_abort_msg("fut_run made more than %d allocations", MAX_STEPS * 4);
+}
+END_TEST
+
+START_TEST(alloc_set_name_enomem)
+{
+    future_t *f = future_new();
+    ck_assert_ptr_nonnull(f);
+    fut__test_fail_alloc(1);
+    ck_assert_int_eq(future_set_name(f, "pasta"), ENOMEM);
+    fault_unused();
+    ck_assert_ptr_null(future_name(f));
+    ck_assert_int_eq(future_set_name(f, "pasta"), 0);
+    ck_assert_str_eq(future_name(f), "pasta");
+    future_release(f);
+}
+END_TEST
+
+static Suite *alloc_suite(void)
+{
+    Suite *s = suite_create("alloc");
+    TCase *tc = tcase_create("enomem");
+    tcase_add_test(tc, alloc_future_new_enomem);
+    tcase_add_test(tc, alloc_on_done_enomem_never_runs);
+    tcase_add_test(tc, alloc_then_enomem);
+    tcase_add_test(tc, alloc_gather_large_enomem);
+    tcase_add_test(tc, alloc_pool_new_enomem);
+    tcase_add_test(tc, alloc_pool_submit_and_map_enomem);
+    tcase_add_test(tc, alloc_loop_run_enomem);
+    tcase_add_test(tc, alloc_set_name_enomem);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(alloc_suite)
