@@ -424,7 +424,7 @@ static bool guards_batch(struct fut__stacks *s, struct fut__stack_slab *sl, size
 #if defined(SYS_pidfd_open) && defined(SYS_process_madvise)
     if (atomic_load_explicit(&no_batch, memory_order_relaxed) || n > SLAB_MAX_SLOTS)
         return false;
-    struct iovec *iov = malloc(n * sizeof *iov);
+    struct iovec *iov = fut__malloc(n * sizeof *iov);   /* failing: per-stack madvise */
     if (iov == NULL)
         return false;
     for (size_t i = 0; i < n; i++) {
