@@ -368,8 +368,7 @@ END_TEST
 
 START_TEST(timers_overlap_on_one_thread)
 {
-    /* 200 timers over 0..100 ms: 10 s of waiting in total, about 0.1 s
-     * of wall time. */
+    /* 200 timers over 0..100 ms: 10 s of waiting in total. */
     static struct run r;
     run_example("timers", "200 100", &r);
     ck_assert_msg(r.status == 0, "timers exit %d\n%s", r.status, r.out);
@@ -380,7 +379,9 @@ START_TEST(timers_overlap_on_one_thread)
                               &total, &wall) == 2,
                   "output:\n%s", r.out);
     ck_assert_msg(total > 9800 && total < 10200, "total %.0f ms, expected about 10000", total);
-    ck_assert_msg(wall >= 100 && wall < 1000, "wall %.1f ms, expected about 100", wall);
+    /* Overlapped: far less than the 10 s of the waits one after another
+     * (about 0.1 s; each coroutine costs far more under a sanitizer). */
+    ck_assert_msg(wall >= 100 && wall < total / 4, "wall %.1f ms, expected about 100", wall);
 }
 END_TEST
 
