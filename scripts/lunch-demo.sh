@@ -103,7 +103,11 @@ printf '%-32s %7s %8s %7s %11s\n' "way of cooking" threads minutes story "cores 
 printf '%-32s %7s %8s %7s %11s\n' "--------------" ------- ------- ----- ----------
 for r in "${rows[@]}"; do
     IFS='|' read -r way t m story busy <<<"$r"
-    printf '%-32s %7s %8s %7s %11s\n' "$way" "$t" "$m" "$story" "${busy:-}"
+    if [ -n "${busy:-}" ]; then
+        printf '%-32s %7s %8s %7s %11s\n' "$way" "$t" "$m" "$story" "$busy"
+    else
+        printf '%-32s %7s %8s %7s\n' "$way" "$t" "$m" "$story"
+    fi
 done
 echo
 echo "minutes: measured wall time / story minute; story: what the story says;"
