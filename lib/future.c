@@ -48,27 +48,6 @@ enum { FUT__COMPLETING = 5 };   /* internal state between claim and publish */
 #define WAIT_SPIN_NS 4000u
 
 /* ---------------------------------------------------------------------
- * Allocation failure injection (tests only; see internal.h)
- * ------------------------------------------------------------------- */
-
-atomic_long fut__alloc_fail_in;
-
-bool fut__alloc_fails(void)
-{
-    long n = atomic_load(&fut__alloc_fail_in);
-    while (n > 0) {
-        if (atomic_compare_exchange_weak(&fut__alloc_fail_in, &n, n - 1))
-            return n == 1;
-    }
-    return false;
-}
-
-void fut__test_fail_alloc(long n)
-{
-    atomic_store(&fut__alloc_fail_in, n > 0 ? n : 0);
-}
-
-/* ---------------------------------------------------------------------
  * Time
  * ------------------------------------------------------------------- */
 

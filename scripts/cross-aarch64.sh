@@ -47,7 +47,7 @@ build() {
     local name=$1 extra=$2 backend=$3 out="$BUILD/$1"
     mkdir -p "$out"
     local objs=()
-    for src in lib/stack.c lib/coro/ctx.c "$backend" tests/test_coro.c; do
+    for src in lib/alloc.c lib/stack.c lib/coro/ctx.c "$backend" tests/test_coro.c; do
         local obj="$out/$(basename "$src").o" flags="$CFLAGS"
         case "$src" in *.S) flags="$SFLAGS" ;; esac
         # shellcheck disable=SC2086
