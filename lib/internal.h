@@ -232,6 +232,8 @@ struct future {
                                       loop->mu */
     _Atomic(char *) name;          /* for traces; set once (NULL -> copy),
                                       freed with the future */
+    struct fut__chunk *chunk;      /* the block it was carved from (NULL:
+                                      its own malloc); const */
 };
 
 /* The future's lock: a byte, held for a few pointer moves (and the

@@ -13,6 +13,8 @@
 
 #include <futures.h>
 #include <stdatomic.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 
 /* Hidden test hooks of the library (linked statically). */
@@ -276,6 +278,87 @@ START_TEST(alloc_set_name_enomem)
 }
 END_TEST
 
+/* Futures are carved from per-thread chunks (lib/future.c): a chunk is
+ * freed by whichever thread releases its last future, possibly after the
+ * thread that carved it has exited. */
+enum { HANDOFF = 2000 };
+
+static void *make_promises(void *arg)
+{
+    future_t **out = arg;
+    for (int i = 0; i < HANDOFF; i++)
+        out[i] = future_new();
+    return NULL;                       /* exits with its chunk still in use */
+}
+
+struct relay {
+    future_t **slots;
+    atomic_int *ready;
+    int from, to;
+};
+
+static void *release_range(void *arg)
+{
+    struct relay *r = arg;
+    for (int i = r->from; i < r->to; i++) {
+        while (!atomic_load(&r->ready[i]))
+            sched_yield();
+        ck_assert_int_eq(future_resolve(r->slots[i], V(i)), 0);
+        future_release(r->slots[i]);
+    }
+    return NULL;
+}
+
+START_TEST(alloc_futures_outlive_their_thread)
+{
+    static future_t *fs[HANDOFF];
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, make_promises, fs), 0);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    for (int i = 0; i < HANDOFF; i++) {
+        ck_assert_ptr_nonnull(fs[i]);
+        ck_assert_int_eq(future_state(fs[i]), FUTURE_PENDING);
+    }
+    /* Release them from two other threads while this one makes more. */
+    static atomic_int ready[HANDOFF];
+    for (int i = 0; i < HANDOFF; i++)
+        atomic_init(&ready[i], 1);
+    struct relay a = {fs, ready, 0, HANDOFF / 2}, b = {fs, ready, HANDOFF / 2, HANDOFF};
+    pthread_t ta, tb;
+    ck_assert_int_eq(pthread_create(&ta, NULL, release_range, &a), 0);
+    ck_assert_int_eq(pthread_create(&tb, NULL, release_range, &b), 0);
+    for (int i = 0; i < HANDOFF; i++) {
+        future_t *f = future_new();
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(future_fail(f, EIO), 0);
+        future_release(f);
+    }
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+}
+END_TEST
+
+START_TEST(alloc_futures_cross_thread_churn)
+{
+    /* One thread creates, another releases, in a stream: chunks retire on
+     * the creator and die on the releaser, thousands of times. */
+    enum { N = 50000 };
+    static future_t *slots[N];
+    static atomic_int ready[N];
+    for (int i = 0; i < N; i++)
+        atomic_init(&ready[i], 0);
+    struct relay r = {slots, ready, 0, TU_ROUNDS(N)};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, release_range, &r), 0);
+    for (int i = 0; i < r.to; i++) {
+        slots[i] = future_new();
+        ck_assert_ptr_nonnull(slots[i]);
+        atomic_store(&ready[i], 1);
+    }
+    pthread_join(t, NULL);
+}
+END_TEST
+
 static Suite *alloc_suite(void)
 {
     Suite *s = suite_create("alloc");
@@ -289,6 +372,10 @@ static Suite *alloc_suite(void)
     tcase_add_test(tc, alloc_loop_run_enomem);
     tcase_add_test(tc, alloc_set_name_enomem);
     suite_add_tcase(s, tc);
+    TCase *tm = tcase_create("memory");
+    tcase_add_test(tm, alloc_futures_outlive_their_thread);
+    tcase_add_test(tm, alloc_futures_cross_thread_churn);
+    suite_add_tcase(s, tm);
     return s;
 }
 
