@@ -9,6 +9,9 @@
 #   W5_MAX=1000000 ...              also W5 at N = 10^6 (needs ~10 GB of RAM)
 #   CSV=file RAW=file ...           where the CSV and the raw lines go
 #                                   (default BUILDDIR/bench/results.csv, raw.txt)
+#   QUIET=10 bench/run.sh build     on a shared machine: redo a run during which
+#                                   other processes used > 10% of the CPUs
+#                                   (bench/quiet.sh)
 #
 # Each program prints lines "workload peer metric value unit" (BENCH.md); the
 # table's spread is (max - min) / median.  A program whose binary is missing
@@ -79,6 +82,7 @@ echo
 : > "$RAW"
 errlog=$(mktemp)
 failures=0
+. "$(dirname "$0")/quiet.sh"
 skipped=()
 for p in "${progs[@]}"; do
     bin=${p%% *}
@@ -93,8 +97,7 @@ for p in "${progs[@]}"; do
         echo "FAILED (warm-up): $bin $args" >&2; failures=$((failures + 1)); continue; }
     for r in $(seq "$RUNS"); do
         echo "[run $r/$RUNS] $bin $args" >&2
-        # shellcheck disable=SC2086
-        if ! timeout "$TMO" "$BIN/$bin" $args >>"$RAW" 2>>"$errlog"; then
+        if ! run_one "$BIN/$bin $args" "$RAW"; then
             echo "FAILED: $bin $args" >&2
             failures=$((failures + 1))
         fi
@@ -109,6 +112,8 @@ for b in "${skipped[@]-}"; do
     [ -z "$b" ] && continue
     echo "* skipped $b: $BIN/$b not built"
 done
+quiet_note
+echo "* load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "* CSV: $CSV; raw lines: $RAW"
 if [ -s "$errlog" ]; then
     echo "--- stderr of the programs ---" >&2
