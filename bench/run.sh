@@ -12,12 +12,29 @@
 #   QUIET=10 bench/run.sh build     on a shared machine: redo a run during which
 #                                   other processes used > 10% of the CPUs
 #                                   (bench/quiet.sh)
+#   PEERS=1 bench/run.sh build      also GLib, oneTBB, libuv, Boost.Fiber in the
+#                                   same run (bench/peers/; installs the Debian
+#                                   packages when missing: scripts/ensure-deps.sh)
+#   PY=0 bench/run.sh build         without the Python rows (bench/py/)
+#   PLOTS=dir                       where the SVG plots go (default
+#                                   BUILDDIR/bench/plots); DOC=1 writes them to
+#                                   doc/img/perf-*.svg (the documentation's)
+#
+# What runs: run.sh's own list below (BENCH.md's libfutures rows and sweeps),
+# then bench/suite.sh's (sequential baselines, the loop in every mode, thread
+# sweeps, cost growth, Python, peers).  The figures of one workload are
+# measured interleaved: one warm-up run of each program, then RUNS rounds,
+# each running every program of the group once, so that the ratios inside a
+# group are taken side by side.  After the table: bench/report.py (the
+# ratios, BENCH.md's targets, how cost grows) and bench/plots.py (SVG).
 #
 # Each program prints lines "workload peer metric value unit" (BENCH.md); the
 # table's spread is (max - min) / median.  A program whose binary is missing
 # (not built) is skipped with a note.  Exits 1 if any run failed its check.
-# Needs only bash, coreutils and awk.
+# Needs bash, coreutils and awk; python3 for the Python rows, the ratios and
+# the plots (without it, only the table).
 set -u
+here=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-build}
 BIN="$BUILD/bench"
 RUNS=${RUNS:-5}
@@ -56,7 +73,8 @@ if [ "$SWEEP" = 1 ]; then
     done
     # W2 speedup and W3 pool wall against the thread count.
     progs+=("w2_pool 2000 26000 1" "w2_pool 2000 26000 4")
-    [ "$QUICK" = 1 ] || progs+=("w3_pool 1000 10 4" "w3_pool 1000 10 8")
+    # (W3 against the thread count: bench/suite.sh, at N = 200 so that the
+    # 1-thread point takes 2 s, not 10)
     # W5 wall and bytes per coroutine against N.
     for n in 100 1000 10000 100000 1000000; do
         [ "$n" -gt "$W5_MAX" ] && continue
@@ -65,6 +83,8 @@ if [ "$SWEEP" = 1 ]; then
         progs+=("w5_loop $n")
     done
 fi
+
+. "$(dirname "$0")/suite.sh"
 
 # ---- machine --------------------------------------------------------
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null)
@@ -75,6 +95,8 @@ echo "# libfutures benchmarks ($(date -u '+%Y-%m-%d %H:%M UTC'), commit $commit)
 echo
 echo "* machine: $cpu, $(nproc) online CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM"
 echo "* kernel: $(uname -sr); compiler: ${cc_ver:-unknown}"
+[ "$PY" = 1 ] && echo "* python: $(python3 --version 2>&1) ($(command -v python3))"
+[ "$PEERS" = 1 ] && echo "* peers: $(${CXX:-g++} --version 2>/dev/null | head -n 1); $(dpkg-query -W -f='${Package} ${Version}, ' libglib2.0-dev libtbb-dev libuv1-dev libboost-fiber-dev 2>/dev/null | sed 's/, $//')"
 echo "* load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "* runs per program: $RUNS after 1 warm-up run$([ "$QUICK" = 1 ] && echo ' (QUICK: smaller sizes)')"
 echo
@@ -83,25 +105,49 @@ echo
 errlog=$(mktemp)
 failures=0
 . "$(dirname "$0")/quiet.sh"
+build_peers || failures=$((failures + 1))
 skipped=()
+loadlog=()
+# groups in BENCH.md's order, then any other
+groups=()
 for p in "${progs[@]}"; do
-    bin=${p%% *}
-    args=""; [ "$p" != "$bin" ] && args=${p#* }
-    if [ ! -x "$BIN/$bin" ]; then
-        case " ${skipped[*]-} " in *" $bin "*) ;; *) skipped+=("$bin") ;; esac
-        continue
-    fi
-    echo "[warm-up] $bin $args" >&2
-    # shellcheck disable=SC2086
-    timeout "$TMO" "$BIN/$bin" $args >/dev/null 2>>"$errlog" || {
-        echo "FAILED (warm-up): $bin $args" >&2; failures=$((failures + 1)); continue; }
-    for r in $(seq "$RUNS"); do
-        echo "[run $r/$RUNS] $bin $args" >&2
-        if ! run_one "$BIN/$bin $args" "$RAW"; then
-            echo "FAILED: $bin $args" >&2
-            failures=$((failures + 1))
+    g=$(group_of "$p")
+    case " ${groups[*]-} " in *" $g "*) ;; *) groups+=("$g") ;; esac
+done
+mapfile -t groups < <(printf '%s\n' "${groups[@]}" | sort -u -V)
+for g in "${groups[@]}"; do
+    members=()
+    for p in "${progs[@]}"; do
+        [ "$(group_of "$p")" = "$g" ] || continue
+        bin=$(binary_of "$p")
+        if [ ! -e "$bin" ]; then
+            case " ${skipped[*]-} " in *" $bin "*) ;; *) skipped+=("$bin") ;; esac
+            continue
+        fi
+        members+=("$p")
+    done
+    [ ${#members[@]} -eq 0 ] && continue
+    l0=$(cut -d' ' -f1 /proc/loadavg); s0=$SECONDS
+    ok=()
+    for p in "${members[@]}"; do
+        echo "[$g warm-up] ${p#*:}" >&2
+        if timeout "$TMO" bash -c "$(command_of "$p")" >/dev/null 2>>"$errlog"; then
+            ok+=("$p")
+        else
+            echo "FAILED (warm-up): ${p#*:}" >&2; failures=$((failures + 1))
         fi
     done
+    for r in $(seq "$RUNS"); do
+        for p in "${ok[@]-}"; do
+            [ -z "$p" ] && continue
+            echo "[$g round $r/$RUNS] ${p#*:}" >&2
+            if ! run_one "$(command_of "$p")" "$RAW"; then
+                echo "FAILED: ${p#*:}" >&2
+                failures=$((failures + 1))
+            fi
+        done
+    done
+    loadlog+=("$g $l0-$(cut -d' ' -f1 /proc/loadavg) ($((SECONDS - s0)) s)")
 done
 
 # ---- table + CSV (awk; rows in first-seen order) ----------------------
@@ -110,11 +156,22 @@ awk -v csv="$CSV" -f "$(dirname "$0")/table.awk" "$RAW"
 echo
 for b in "${skipped[@]-}"; do
     [ -z "$b" ] && continue
-    echo "* skipped $b: $BIN/$b not built"
+    echo "* skipped $b: not built"
 done
 quiet_note
+echo "* load average (1 min) at the start and end of each group, and its time: ${loadlog[*]-}"
 echo "* load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "* CSV: $CSV; raw lines: $RAW"
+[ "$PY" = 1 ] || echo "* no python3 (or PY=0): no Python rows, ratios or plots"
+
+# ---- ratios, targets, growth; plots ------------------------------------
+if [ "$PY" = 1 ] && [ -s "$CSV" ]; then
+    PLOTS=${PLOTS:-$BIN/plots}
+    [ "${DOC:-0}" = 1 ] && PLOTS="$here/doc/img"
+    echo
+    python3 "$here/bench/report.py" "$CSV" || failures=$((failures + 1))
+    python3 "$here/bench/plots.py" "$CSV" "$PLOTS" || failures=$((failures + 1))
+fi
 if [ -s "$errlog" ]; then
     echo "--- stderr of the programs ---" >&2
     sort "$errlog" | uniq -c >&2

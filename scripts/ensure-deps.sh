@@ -2,7 +2,9 @@
 # ensure-deps.sh WHAT... - install the Debian packages a make target needs
 # when they are missing, saying so.  WHAT: check (the Check unit-test
 # framework and pkg-config), cross (the AArch64 cross compiler and
-# qemu-user).  Never installs anything already present.
+# qemu-user), peers (what `make bench PEERS=1` compares against: GLib,
+# oneTBB, libuv, Boost.Fiber/Context, g++).  Never installs anything
+# already present.
 set -u
 need=()
 for what in "$@"; do
@@ -13,6 +15,14 @@ for what in "$@"; do
     cross)
         command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
         command -v qemu-aarch64 >/dev/null || command -v qemu-aarch64-static >/dev/null || need+=(qemu-user) ;;
+    peers)
+        command -v g++ >/dev/null || need+=(g++)
+        command -v pkg-config >/dev/null || need+=(pkg-config)
+        pkg-config --exists glib-2.0 2>/dev/null || need+=(libglib2.0-dev)
+        pkg-config --exists libuv 2>/dev/null || need+=(libuv1-dev)
+        [ -e /usr/include/oneapi/tbb/task_group.h ] || need+=(libtbb-dev)
+        [ -e /usr/include/boost/fiber/all.hpp ] || need+=(libboost-fiber-dev)
+        [ -e /usr/include/boost/context/fiber.hpp ] || need+=(libboost-context-dev) ;;
     *) echo "ensure-deps.sh: unknown dependency set '$what'" >&2; exit 2 ;;
     esac
 done
