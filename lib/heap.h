@@ -1,11 +1,29 @@
 /*
- * heap.h - an intrusive binary min-heap of timers
+ * heap.h - the loop's timers: a binary min-heap with the keys in the array
  *
- * Invariant: for every node at index i > 0, its parent at (i - 1) / 2 is
- * not later: (when, seq) of the parent <= (when, seq) of the child.  Ties
- * in `when` are broken by `seq`, a counter taken at insertion, so timers
- * due at the same moment fire in the order they were set (as libuv does).
- * Each node knows its own index, so removing any timer is O(log n).
+ * Each entry holds its deadline, its sequence number and the timer it
+ * belongs to.  Invariant: for every entry at index i > 0, its parent at
+ * (i - 1) / 2 is not later: (when, seq) of the parent <= (when, seq) of the
+ * child.  Ties in `when` are broken by `seq`, taken from a counter at
+ * insertion, so timers due at the same moment fire in the order they were
+ * set (as libuv does).
+ *
+ * Why the keys live in the array.  A timer node sits in its coroutine's
+ * control block at the top of that coroutine's stack, one page per
+ * coroutine.  Sifting with keys read through node pointers touched one such
+ * page per heap level: with 100,000 sleepers (W5), 31% of the run went to
+ * those cache and TLB misses in fut__heap_remove.  Here a sift touches only
+ * the contiguous array.
+ *
+ * Lazy removal.  A node records the seq of its armed entry (0: none).
+ * Cancelling a timer clears that; its entry stays in the array, stale, and
+ * is dropped when it reaches the top (its seq no longer matches the
+ * node's).  Seqs are never reused, so a stale entry whose node memory now
+ * belongs to a newer timer (a reused stack) is still recognised.  When
+ * stale entries outnumber live ones, the array is compacted (O(n)), so
+ * memory stays proportional to the armed timers.  Node memory must stay
+ * mapped while the heap lives (the loop's stacks are unmapped only when the
+ * loop is freed, with the heap).
  *
  * Not thread-safe: a loop's heap is touched by its thread only.
  */
@@ -16,106 +34,144 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#define FUT__HEAP_NONE SIZE_MAX   /* idx of a node not in a heap */
-
 struct fut__hnode {
-    uint64_t when;   /* deadline, CLOCK_MONOTONIC ns */
-    uint64_t seq;    /* insertion order, breaks ties */
-    size_t idx;      /* position in the heap, or FUT__HEAP_NONE */
+    uint64_t seq;    /* seq of this timer's live entry; 0: not armed */
+};
+
+struct fut__hent {
+    uint64_t when;              /* deadline, CLOCK_MONOTONIC ns */
+    uint64_t seq;               /* insertion order, breaks ties; unique */
+    struct fut__hnode *node;
 };
 
 struct fut__heap {
-    struct fut__hnode **v;
+    struct fut__hent *v;
     size_t len, cap;
-    uint64_t seq;
+    size_t stale;               /* entries whose timer was cancelled */
+    uint64_t seq;               /* last seq handed out */
 };
 
-static inline int fut__heap_less(const struct fut__hnode *a, const struct fut__hnode *b)
+static inline int fut__heap_less(const struct fut__hent *a, const struct fut__hent *b)
 {
     return a->when < b->when || (a->when == b->when && a->seq < b->seq);
 }
 
-static inline void fut__heap_set(struct fut__heap *h, size_t i, struct fut__hnode *n)
+static inline int fut__heap_live(const struct fut__hent *e)
 {
-    h->v[i] = n;
-    n->idx = i;
+    return e->node->seq == e->seq;
 }
 
 static inline void fut__heap_up(struct fut__heap *h, size_t i)
 {
-    struct fut__hnode *n = h->v[i];
+    struct fut__hent e = h->v[i];
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (!fut__heap_less(n, h->v[parent]))
+        if (!fut__heap_less(&e, &h->v[parent]))
             break;
-        fut__heap_set(h, i, h->v[parent]);
+        h->v[i] = h->v[parent];
         i = parent;
     }
-    fut__heap_set(h, i, n);
+    h->v[i] = e;
 }
 
 static inline void fut__heap_down(struct fut__heap *h, size_t i)
 {
-    struct fut__hnode *n = h->v[i];
+    struct fut__hent e = h->v[i];
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= h->len)
             break;
-        if (c + 1 < h->len && fut__heap_less(h->v[c + 1], h->v[c]))
+        if (c + 1 < h->len && fut__heap_less(&h->v[c + 1], &h->v[c]))
             c++;
-        if (!fut__heap_less(h->v[c], n))
+        if (!fut__heap_less(&h->v[c], &e))
             break;
-        fut__heap_set(h, i, h->v[c]);
+        h->v[i] = h->v[c];
         i = c;
     }
-    fut__heap_set(h, i, n);
+    h->v[i] = e;
 }
 
-/* Adds n due at `when`.  Returns 0 or ENOMEM (n is then not in the heap). */
+/* Removes the root entry. */
+static inline void fut__heap_pop_root(struct fut__heap *h)
+{
+    h->v[0] = h->v[--h->len];
+    if (h->len)
+        fut__heap_down(h, 0);
+}
+
+/* Drops stale entries and restores the heap order: O(n). */
+static inline void fut__heap_compact(struct fut__heap *h)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < h->len; i++)
+        if (fut__heap_live(&h->v[i]))
+            h->v[k++] = h->v[i];
+    h->len = k;
+    h->stale = 0;
+    for (size_t i = k / 2; i-- > 0;)
+        fut__heap_down(h, i);
+}
+
+/* Arms n at `when` (n must not be armed).  Returns 0 or ENOMEM (n is then
+ * not armed). */
 static inline int fut__heap_push(struct fut__heap *h, struct fut__hnode *n, uint64_t when)
 {
     if (h->len == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        struct fut__hnode **v = fut__realloc(h->v, cap * sizeof *v);
-        if (!v)
-            return ENOMEM;
-        h->v = v;
-        h->cap = cap;
+        if (h->stale)
+            fut__heap_compact(h);
+        if (h->len == h->cap) {
+            size_t cap = h->cap ? h->cap * 2 : 64;
+            struct fut__hent *v = fut__realloc(h->v, cap * sizeof *v);
+            if (!v)
+                return ENOMEM;
+            h->v = v;
+            h->cap = cap;
+        }
     }
-    n->when = when;
-    n->seq = h->seq++;
-    h->v[h->len] = n;
-    n->idx = h->len++;
-    fut__heap_up(h, n->idx);
+    n->seq = ++h->seq;
+    h->v[h->len] = (struct fut__hent){when, n->seq, n};
+    fut__heap_up(h, h->len++);
     return 0;
 }
 
-/* The earliest node, or NULL. */
-static inline struct fut__hnode *fut__heap_min(const struct fut__heap *h)
+/* Disarms n if it is armed. */
+static inline void fut__heap_cancel(struct fut__heap *h, struct fut__hnode *n)
 {
-    return h->len ? h->v[0] : NULL;
+    if (!n->seq)
+        return;
+    n->seq = 0;
+    if (++h->stale > 64 && h->stale > h->len / 2)
+        fut__heap_compact(h);
 }
 
-/* Removes n (which must be in h). */
-static inline void fut__heap_remove(struct fut__heap *h, struct fut__hnode *n)
+/* The earliest live entry, or NULL (stale entries at the top are dropped
+ * on the way). */
+static inline const struct fut__hent *fut__heap_min(struct fut__heap *h)
 {
-    size_t i = n->idx;
-    struct fut__hnode *last = h->v[--h->len];
-    n->idx = FUT__HEAP_NONE;
-    if (i == h->len)
-        return;
-    fut__heap_set(h, i, last);
-    if (i > 0 && fut__heap_less(last, h->v[(i - 1) / 2]))
-        fut__heap_up(h, i);
-    else
-        fut__heap_down(h, i);
+    while (h->len && !fut__heap_live(&h->v[0])) {
+        fut__heap_pop_root(h);
+        h->stale--;
+    }
+    return h->len ? &h->v[0] : NULL;
+}
+
+/* Removes and returns the earliest timer if it is due by `now`, else NULL. */
+static inline struct fut__hnode *fut__heap_pop_due(struct fut__heap *h, uint64_t now)
+{
+    const struct fut__hent *e = fut__heap_min(h);
+    if (!e || e->when > now)
+        return NULL;
+    struct fut__hnode *n = e->node;
+    n->seq = 0;
+    fut__heap_pop_root(h);
+    return n;
 }
 
 static inline void fut__heap_free(struct fut__heap *h)
 {
     free(h->v);
     h->v = NULL;
-    h->len = h->cap = 0;
+    h->len = h->cap = h->stale = 0;
 }
 
 #endif /* FUT_HEAP_H */

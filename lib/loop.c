@@ -73,7 +73,8 @@ struct fut__coro {
     enum coro_state st;             /* loop thread only */
     struct fut__waiter *waiting;    /* the waiter it is suspended on; loop thread */
     int wake_reason;                /* 0, ETIMEDOUT, ECANCELED; loop thread */
-    struct fut__hnode timer;        /* in loop->timers while a deadline is armed */
+    struct fut__hnode timer;        /* armed in loop->timers while a wait has
+                                       a deadline */
     atomic_bool cancel_req;         /* set once by future_cancel, any thread */
     bool remote_queued;             /* on loop->remote; guarded by loop->mu */
     struct fut__coro *rnext, *rprev;    /* loop->remote links; guarded by loop->mu */
@@ -288,8 +289,7 @@ int fut__coro_wait(struct fut__coro *c, struct fut__waiter *w, uint64_t deadline
     c->st = C_WAITING;
     suspend(l, c);
     /* Resumed by consider_wake, a timer or cancellation. */
-    if (c->timer.idx != FUT__HEAP_NONE)
-        fut__heap_remove(&l->timers, &c->timer);
+    fut__heap_cancel(&l->timers, &c->timer);   /* if woken before it fired */
     c->waiting = NULL;
     return c->wake_reason;
 }
@@ -357,7 +357,7 @@ static struct fut__coro *coro_create(struct fut_loop *l, future_t *f)
     c->task.fut = f;
     c->stack = st;
     c->st = C_READY;
-    c->timer.idx = FUT__HEAP_NONE;
+    c->timer.seq = 0;
     atomic_init(&c->cancel_req, false);
     fut__ctx_make(&c->ctx, st.lo, (size_t)((uintptr_t)c - (uintptr_t)st.lo), coro_main, c);
     return c;
@@ -377,8 +377,7 @@ static void coro_destroy(struct fut_loop *l, struct fut__coro *c)
     if (c->remote_queued)
         remote_unlink(l, c);
     pthread_mutex_unlock(&l->mu);
-    if (c->timer.idx != FUT__HEAP_NONE)
-        fut__heap_remove(&l->timers, &c->timer);
+    fut__heap_cancel(&l->timers, &c->timer);
     fut__ctx_release(&c->ctx);
     struct fut__stack st = c->stack;
     fut__stack_put(&l->stacks, &st);
@@ -468,13 +467,12 @@ static void run_one(struct fut_loop *l, future_t *f)
 /* Phase 2: wakes every waiting coroutine whose deadline has passed. */
 static void run_timers(struct fut_loop *l)
 {
-    struct fut__hnode *n = fut__heap_min(&l->timers);
-    if (!n)
+    if (!l->timers.len)
         return;
     uint64_t now = fut__now_ns();
-    while ((n = fut__heap_min(&l->timers)) && n->when <= now) {
+    struct fut__hnode *n;
+    while ((n = fut__heap_pop_due(&l->timers, now))) {
         struct fut__coro *c = (struct fut__coro *)((char *)n - offsetof(struct fut__coro, timer));
-        fut__heap_remove(&l->timers, n);
         if (c->st == C_WAITING)
             make_ready(l, c, ETIMEDOUT);
     }
@@ -500,8 +498,8 @@ static void begin_finish(struct fut_loop *l)
 /* Phase 5: sleeps until the next deadline or a remote hand-over. */
 static void loop_sleep(struct fut_loop *l)
 {
-    struct fut__hnode *n = fut__heap_min(&l->timers);
-    uint64_t deadline = n ? n->when : FUT_NO_DEADLINE;
+    const struct fut__hent *e = fut__heap_min(&l->timers);
+    uint64_t deadline = e ? e->when : FUT_NO_DEADLINE;
     pthread_mutex_lock(&l->mu);
     if (!l->new_head && !l->remote) {
         l->sleeping = true;
