@@ -41,9 +41,13 @@ class Row:
 
 
 class Results:
-    def __init__(self, path):
-        with open(path, newline="") as f:
-            self.rows = [Row(d) for d in csv.DictReader(f)]
+    def __init__(self, paths):
+        if isinstance(paths, str):
+            paths = [paths]
+        self.rows = []
+        for path in paths:
+            with open(path, newline="") as f:
+                self.rows += [Row(d) for d in csv.DictReader(f)]
 
     def find(self, workload, base, metric, n="main", threads=None):
         """The row of `base` for `metric`.  n: an int, None (the default

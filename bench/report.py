@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""report.py CSV - the ratios that matter, from one run of bench/run.sh.
+"""report.py CSV [CSV...] - the ratios that matter, from one run of bench/run.sh
+(its results.csv, and growth.csv when bench/growth.sh ran).
 
 Reads the CSV of bench/run.sh (every figure: median, min, max over the
 runs) and prints, in markdown:
@@ -323,6 +324,14 @@ class Report:
                 s = self.r.series("W1-scale", base, m)
                 if s:
                     series.append(("W1-scale", base, m, s, "flat"))
+        for base in ("libfutures-pool", "libfutures-loop"):
+            s = self.r.series("W1-scale", base, "instr_per_task")
+            if s:
+                series.append(("W1-scale", base, "instr_per_task", s, "flat"))
+        for m in ("instr_per_timer", "instr_per_sleep", "instr_per_yield"):
+            s = self.r.series("W5-timers", "libfutures-loop", m)
+            if s:
+                series.append(("W5-timers", "libfutures-loop", m, s, "log" if m != "instr_per_yield" else "flat"))
         s = self.r.series("W1", "libfutures-pool-warm", "ns_per_task")
         if s:
             series.append(("W1", "libfutures-pool-warm", "ns_per_task", s, "flat"))
@@ -337,7 +346,7 @@ class Report:
         if not series:
             return
         ns = sorted({n for *_, s, _k in series for n, _ in s})
-        self.p("### How cost grows with N (medians, ns per task / per timer)")
+        self.p("### How cost grows with N (medians; ns per task or per timer, instr_* in instructions)")
         self.p()
         self.p("Verdict: *flat* when every point is within 1.5x of the smallest; *falls* when the cost "
                "only goes down (a fixed cost per batch spread over more tasks); *O(log n)* when the "
@@ -383,10 +392,10 @@ class Report:
 
 
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) < 2:
         print(__doc__, file=sys.stderr)
         return 2
-    print(Report(Results(sys.argv[1])).run())
+    print(Report(Results(sys.argv[1:])).run())
     return 0
 
 

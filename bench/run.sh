@@ -4,7 +4,8 @@
 #
 #   bench/run.sh build              what `make bench` runs (BUILD=build)
 #   RUNS=9 bench/run.sh build       runs per program (default 5), after 1 warm-up run
-#   QUICK=1 bench/run.sh build      1 run, smaller sizes (a smoke test, ~30 s)
+#   QUICK=1 bench/run.sh build      1 run, no warm-up, smaller sizes (a smoke
+#                                   test: under a minute without PEERS)
 #   SWEEP=0 bench/run.sh build      skip the size / thread sweeps
 #   W5_MAX=1000000 ...              also W5 at N = 10^6 (needs ~10 GB of RAM)
 #   CSV=file RAW=file ...           where the CSV and the raw lines go
@@ -16,6 +17,8 @@
 #                                   same run (bench/peers/; installs the Debian
 #                                   packages when missing: scripts/ensure-deps.sh)
 #   PY=0 bench/run.sh build         without the Python rows (bench/py/)
+#   GROWTH=1 bench/run.sh build     also instructions per task / timer against N
+#                                   (bench/growth.sh: valgrind, a few minutes)
 #   PLOTS=dir                       where the SVG plots go (default
 #                                   BUILDDIR/bench/plots); DOC=1 writes them to
 #                                   doc/img/perf-*.svg (the documentation's)
@@ -43,6 +46,9 @@ SWEEP=${SWEEP:-1}
 W5_MAX=${W5_MAX:-100000}
 TMO=${TIMEOUT:-300}
 [ "$QUICK" = 1 ] && RUNS=1
+# one warm-up run of each program first (QUICK=1: none, it is a smoke test)
+WARMUP=${WARMUP:-1}
+[ "$QUICK" = 1 ] && WARMUP=${WARMUP_QUICK:-0}
 CSV=${CSV:-$BIN/results.csv}
 RAW=${RAW:-$BIN/raw.txt}
 
@@ -95,10 +101,10 @@ echo "# libfutures benchmarks ($(date -u '+%Y-%m-%d %H:%M UTC'), commit $commit)
 echo
 echo "* machine: $cpu, $(nproc) online CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM"
 echo "* kernel: $(uname -sr); compiler: ${cc_ver:-unknown}"
-[ "$PY" = 1 ] && echo "* python: $(python3 --version 2>&1) ($(command -v python3))"
+[ "$PY" = 1 ] && echo "* python: $("$PYTHON" --version 2>&1) ($PYTHON)"
 [ "$PEERS" = 1 ] && echo "* peers: $(${CXX:-g++} --version 2>/dev/null | head -n 1); $(dpkg-query -W -f='${Package} ${Version}, ' libglib2.0-dev libtbb-dev libuv1-dev libboost-fiber-dev 2>/dev/null | sed 's/, $//')"
 echo "* load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "* runs per program: $RUNS after 1 warm-up run$([ "$QUICK" = 1 ] && echo ' (QUICK: smaller sizes)')"
+echo "* runs per program: $RUNS$([ "$WARMUP" = 1 ] && echo ' after 1 warm-up run')$([ "$QUICK" = 1 ] && echo ' (QUICK: smaller sizes, a smoke test: not figures to quote)')"
 echo
 
 : > "$RAW"
@@ -130,6 +136,7 @@ for g in "${groups[@]}"; do
     l0=$(cut -d' ' -f1 /proc/loadavg); s0=$SECONDS
     ok=()
     for p in "${members[@]}"; do
+        if [ "$WARMUP" != 1 ]; then ok+=("$p"); continue; fi
         echo "[$g warm-up] ${p#*:}" >&2
         if timeout "$TMO" bash -c "$(command_of "$p")" >/dev/null 2>>"$errlog"; then
             ok+=("$p")
@@ -169,8 +176,13 @@ if [ "$PY" = 1 ] && [ -s "$CSV" ]; then
     PLOTS=${PLOTS:-$BIN/plots}
     [ "${DOC:-0}" = 1 ] && PLOTS="$here/doc/img"
     echo
-    python3 "$here/bench/report.py" "$CSV" || failures=$((failures + 1))
-    python3 "$here/bench/plots.py" "$CSV" "$PLOTS" || failures=$((failures + 1))
+    csvs=("$CSV")
+    if [ "${GROWTH:-0}" = 1 ]; then
+        # instructions per task / timer against N (valgrind; a few minutes)
+        "$here/bench/growth.sh" "$BUILD" >/dev/null && csvs+=("$BIN/growth.csv") || failures=$((failures + 1))
+    fi
+    "$PYTHON" "$here/bench/report.py" "${csvs[@]}" || failures=$((failures + 1))
+    "$PYTHON" "$here/bench/plots.py" "${csvs[@]}" "$PLOTS" || failures=$((failures + 1))
 fi
 if [ -s "$errlog" ]; then
     echo "--- stderr of the programs ---" >&2

@@ -19,6 +19,9 @@
 PY=${PY:-1}
 PEERS=${PEERS:-0}
 command -v python3 >/dev/null 2>&1 || PY=0
+# the interpreter itself, not a wrapper (a pyenv shim adds ~0.5 s a start)
+PYTHON=${PYTHON:-$( [ "$PY" = 1 ] && python3 -c 'import sys; print(sys.executable)' 2>/dev/null)}
+[ -n "$PYTHON" ] || PY=0
 cores=$(nproc)
 declare -A grp=()
 # add GROUP ENTRY...: appends entries to progs, in a scheduling group
@@ -30,8 +33,8 @@ sweep_threads() { local t; for t in 1 2 4 8; do [ "$t" != "$cores" ] && echo "$t
 rounds_for() { local r=$(($1 / $2)); [ "$r" -lt 3 ] && r=3; [ "$r" -gt 50 ] && r=50; echo $((r + 1)); }
 
 if [ "$QUICK" = 1 ]; then
-    N1=100000; N1PY=10000; N2=2000; W3_SWEEP_N=50; N4=200000; N4PY=20000; N5=10000
-    N6=2000; SCALE_MAX=100000; SCALE_TOTAL=100000; PYSCALE_MAX=1000; TIMERS_MAX=${TIMERS_MAX:-10000}
+    N1=100000; N1PY=10000; N2=500; W3_SWEEP_N=20; N4=200000; N4PY=20000; N5=10000
+    N6=2000; SCALE_MAX=100000; SCALE_TOTAL=100000; PYSCALE_MAX=1000; TIMERS_MAX=${TIMERS_MAX:-1000}
     N5F=10000
 else
     N1=1000000; N1PY=100000; N2=2000; W3_SWEEP_N=200; N4=2000000; N4PY=200000; N5=100000
@@ -133,7 +136,7 @@ group_of() {
 # The command line of an entry (run from the repository root).
 command_of() {
     case "$1" in
-        py:*) echo "python3 $here/bench/py/${1#py:}" ;;
+        py:*) echo "$PYTHON $here/bench/py/${1#py:}" ;;
         peer:*) echo "$BIN/peers/${1#peer:}" ;;
         *) echo "$BIN/$1" ;;
     esac
