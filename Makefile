@@ -136,7 +136,14 @@ $(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(BENCH_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LIB_A) $(LDLIBS) -lm
 
-benches: $(BENCH_BIN)
+# W4 again against the portable ucontext switch, to compare the two.
+$(BUILD)/bench/w4_loop_ucontext: bench/w4_loop.c $(wildcard bench/*.h)
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/ucontext CORO=ucontext lib
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(BENCH_CFLAGS) $(CFLAGS) -DW4_LABEL='"libfutures-yield-ucontext"' $< -o $@ \
+	    $(LDFLAGS) $(BUILD)/ucontext/libfutures.a $(LDLIBS) -lm
+
+benches: $(BENCH_BIN) $(BUILD)/bench/w4_loop_ucontext
 
 bench: benches
 	@bench/run.sh $(BUILD)

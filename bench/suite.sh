@@ -46,6 +46,7 @@ fi
 add W1 "w1_seq $N1" "w1_loop $N1"
 add W2 "w2_seq $N2" "w2_loop $N2"
 add W6 "w6_loop $N6"
+add W4 "w4_loop_ucontext $((N4 / 10))"    # the ucontext switch, against w4_loop's asm one
 # W3 at the sweep's N: sequential, the loop, the pool at 1, 2, 4, 8 threads
 add W3 "w3_seq $W3_SWEEP_N" "w3_loop $W3_SWEEP_N"
 add W3 "w3_pool $W3_SWEEP_N 10 $cores"
