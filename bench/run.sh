@@ -17,6 +17,8 @@
 #                                   same run (bench/peers/; installs the Debian
 #                                   packages when missing: scripts/ensure-deps.sh)
 #   PY=0 bench/run.sh build         without the Python rows (bench/py/)
+#   ONLY='w4|ctx' bench/run.sh build   only the programs whose entry matches
+#                                   (grep -E; entries: bench/suite.sh)
 #   GROWTH=1 bench/run.sh build     also instructions per task / timer against N
 #                                   (bench/growth.sh: valgrind, a few minutes)
 #   PLOTS=dir                       where the SVG plots go (default
@@ -91,6 +93,12 @@ if [ "$SWEEP" = 1 ]; then
 fi
 
 . "$(dirname "$0")/suite.sh"
+# ONLY=REGEX: only the entries that match (grep -E), e.g. ONLY='w4|ctx'
+if [ -n "${ONLY:-}" ]; then
+    sel=()
+    for p in "${progs[@]}"; do printf '%s\n' "$p" | grep -Eq -- "$ONLY" && sel+=("$p"); done
+    progs=("${sel[@]-}")
+fi
 
 # ---- machine --------------------------------------------------------
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null)
