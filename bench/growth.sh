@@ -5,7 +5,8 @@
 # stays flat is the memory system (caches, TLB), not the algorithm.
 #
 #   make BUILD=build benches && bench/growth.sh build
-#   GROWTH_NS="100 1000 10000 100000" bench/growth.sh build     (default up to 10^4)
+#   GROWTH_NS="100 1000 10000 100000 1000000" bench/growth.sh build   (default up to 10^4;
+#                                   the timers up to GROWTH_TIMERS_MAX, default 10^5)
 #
 # Each figure is the difference of two runs that differ only in the work
 # counted, so start-up and creation cancel out:
@@ -45,6 +46,7 @@ for n in $NS; do
     a=$(ir --collect-atstart=no --toggle-collect=one_round "$BIN/scale" pool "$n" 2)
     b=$(ir --collect-atstart=no --toggle-collect=one_round "$BIN/scale" pool "$n" 3)
     echo "W1-scale libfutures-pool-N$n instr_per_task $(( (b - a) / n )) Ir" | tee -a "$out"
+    [ "$n" -gt "${GROWTH_TIMERS_MAX:-100000}" ] && continue
     s8=$(ir "$BIN/timers" "$n" 8 4 0); s16=$(ir "$BIN/timers" "$n" 16 4 0)
     y8=$(ir "$BIN/timers" "$n" 0 4 8); y16=$(ir "$BIN/timers" "$n" 0 4 16)
     ps=$(( (s16 - s8) / (8 * n) )); py=$(( (y16 - y8) / (8 * n) ))
