@@ -1193,6 +1193,54 @@ END_TEST
  * Suite
  * ------------------------------------------------------------------- */
 
+START_TEST(future_set_name_once)
+{
+    future_t *f = future_new();
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_null(future_name(f));
+    char buf[16] = "pasta";
+    ck_assert_int_eq(future_set_name(f, buf), 0);
+    buf[0] = 'b';                                   /* the name was copied */
+    ck_assert_str_eq(future_name(f), "pasta");
+    ck_assert_int_eq(future_set_name(f, "meatloaf"), EBUSY);
+    ck_assert_str_eq(future_name(f), "pasta");      /* unchanged */
+    ck_assert_int_eq(future_resolve(f, NULL), 0);
+    ck_assert_str_eq(future_name(f), "pasta");      /* outlives completion */
+    future_release(f);
+}
+END_TEST
+
+START_TEST(future_set_name_bad_input)
+{
+    future_t *f = future_new();
+    ck_assert_int_eq(future_set_name(NULL, "x"), EINVAL);
+    ck_assert_int_eq(future_set_name(f, NULL), EINVAL);
+    ck_assert_ptr_null(future_name(f));
+    ck_assert_ptr_null(future_name(NULL));
+    future_release(f);
+}
+END_TEST
+
+static void *report_current(void *arg)
+{
+    *(future_t **)arg = fut_current();
+    return NULL;
+}
+
+START_TEST(future_current_in_job)
+{
+    ck_assert_ptr_null(fut_current());              /* a plain thread */
+    fut_pool_t *p = fut_pool_new(&(fut_pool_opts){.threads = 1});
+    future_t *seen = NULL;
+    future_t *f = fut_pool_submit(p, report_current, &seen);
+    ck_assert_int_eq(future_get(f, NULL), 0);
+    ck_assert_ptr_eq(seen, f);                      /* the job's own future */
+    future_release(f);
+    fut_pool_free(p);
+    ck_assert_ptr_null(fut_current());
+}
+END_TEST
+
 static Suite *future_suite(void)
 {
     Suite *s = suite_create("future");
@@ -1259,6 +1307,11 @@ static Suite *future_suite(void)
     tcase_add_test(tc, future_retain_release_counts);
     tcase_add_test(tc, future_release_while_other_holds_ref);
     tcase_add_test(tc, future_values_owned_by_user);
+
+    tc = tu_tcase(s, "names", 20);
+    tcase_add_test(tc, future_set_name_once);
+    tcase_add_test(tc, future_set_name_bad_input);
+    tcase_add_test(tc, future_current_in_job);
     return s;
 }
 
