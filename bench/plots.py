@@ -40,13 +40,14 @@ COL = {
     "libfutures-pool": "#4e79a7", "libfutures-loop": "#f28e2b", "libfutures-yield": "#f28e2b",
     "tbb-task_group": "#59a14f", "glib-GThreadPool": "#e15759", "boost-fiber": "#b07aa1",
     "boost-fiber-async": "#b07aa1", "boost-fiber-yield": "#b07aa1", "boost-fiber-16KiBstack": "#b07aa1",
-    "boost-context-fiber": "#d4a6c8", "libuv-timer": "#76b7b2", "py-ThreadPoolExecutor": "#edc948",
+    "boost-context-fiber": "#d4a6c8", "libfutures-yield-ucontext": "#f5c08a", "libuv-timer": "#76b7b2", "py-ThreadPoolExecutor": "#edc948",
     "py-asyncio": "#9c755f", "py-asyncio-sleep0": "#9c755f", "py-generator-send": "#c9a98a",
     "sequential": "#7f7f7f", "ideal": "#aaaaaa",
 }
 NAME = {
     "libfutures-pool": "libfutures pool", "libfutures-loop": "libfutures loop",
     "libfutures-yield": "libfutures fut_yield", "tbb-task_group": "oneTBB task_group",
+    "libfutures-yield-ucontext": "libfutures fut_yield, CORO=ucontext",
     "glib-GThreadPool": "GLib GThreadPool", "boost-fiber": "Boost.Fiber",
     "boost-fiber-async": "Boost.Fiber async", "boost-fiber-yield": "Boost.Fiber yield",
     "boost-fiber-16KiBstack": "Boost.Fiber (16 KiB stacks)",
@@ -410,7 +411,7 @@ def main():
     # ---- W4: switch cost ------------------------------------------------------
     bars = []
     for key in ("boost-context-fiber", "libfutures-yield", "py-generator-send", "boost-fiber-yield",
-                "py-asyncio-sleep0"):
+                "libfutures-yield-ucontext", "py-asyncio-sleep0"):
         r = res.find("W4", key, "ns_per_switch")
         if r:
             bars.append((key, NAME[key], r.median, r.min, r.max, fmt_v(r.median, "ns")))
@@ -419,7 +420,9 @@ def main():
               "two coroutines handing control to each other; median, whiskers min..max", "ns per switch (log)",
               bars, xlog=True,
               notes=["Boost.Context is a bare switch with no scheduler: the floor. The others go through "
-                     "their scheduler's run queue."])
+                     "their scheduler's run queue.",
+                     "CORO=ucontext: the same loop on glibc's swapcontext, which makes a sigprocmask "
+                     "system call per switch."])
 
     # ---- W5: memory per coroutine ---------------------------------------------
     bars = []

@@ -115,6 +115,10 @@ class Report:
         if s3:
             rows.append([f"W3 wall ms, N = {n3} waits of 10 ms", fmt(s3), fmt(p3), fmt(l3),
                          f"speedup: pool ({CORES} threads) {fx(ratio(s3, p3))}, loop {fx(ratio(s3, l3))}"])
+        y4, u4 = v("W4", "libfutures-yield", "ns_per_switch"), v("W4", "libfutures-yield-ucontext", "ns_per_switch")
+        if y4 and u4:
+            rows.append(["W4 ns per fut_yield switch", "-", "-", f"{fmt(y4)} (asm)",
+                         f"CORO=ucontext build: {fmt(u4)} ns, {fx(ratio(u4, y4))} (a syscall per switch)"])
         p6, l6 = v("W6", "libfutures-pool", "median_rtt"), v("W6", "libfutures-loop", "median_rtt")
         if p6 or l6:
             rows.append(["W6 round trip median us", "-", fmt(p6), fmt(l6),
