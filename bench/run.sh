@@ -23,7 +23,8 @@
 #                                   (bench/growth.sh: valgrind, a few minutes)
 #   PLOTS=dir                       where the SVG plots go (default
 #                                   BUILDDIR/bench/plots); DOC=1 writes them to
-#                                   doc/img/perf-*.svg (the documentation's)
+#                                   doc/img/perf-*.svg and the CSV(s) to
+#                                   doc/perf-*.csv (the documentation's)
 #
 # What runs: run.sh's own list below (BENCH.md's libfutures rows and sweeps),
 # then bench/suite.sh's (sequential baselines, the loop in every mode, thread
@@ -191,6 +192,11 @@ if [ "$PY" = 1 ] && [ -s "$CSV" ]; then
     fi
     "$PYTHON" "$here/bench/report.py" "${csvs[@]}" || failures=$((failures + 1))
     "$PYTHON" "$here/bench/plots.py" "${csvs[@]}" "$PLOTS" || failures=$((failures + 1))
+    if [ "${DOC:-0}" = 1 ]; then   # the figures doc/performance.md quotes, beside its plots
+        cp "$CSV" "$here/doc/perf-results.csv"
+        [ "${GROWTH:-0}" = 1 ] && cp "$BIN/growth.csv" "$here/doc/perf-growth.csv"
+        echo "* DOC=1: doc/img/perf-*.svg, doc/perf-results.csv$([ "${GROWTH:-0}" = 1 ] && echo ', doc/perf-growth.csv') written"
+    fi
 fi
 if [ -s "$errlog" ]; then
     echo "--- stderr of the programs ---" >&2
