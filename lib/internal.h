@@ -318,6 +318,9 @@ FUT_HIDDEN struct fut__task *fut__task_swap(struct fut__task *t);
 FUT_HIDDEN extern atomic_bool fut__trace_on;
 /* Reads FUT_TRACE once per process (pool and loop creation call it). */
 FUT_HIDDEN void fut__trace_setup(void);
+/* What to call f in traces and reports: its name, else its function's
+ * symbol, else "job@0x..." / "coroutine@0x...". */
+FUT_HIDDEN void fut__future_label(const future_t *f, char *out, size_t len);
 /* Records a slice of f that ran on this thread from t0 until now. */
 FUT_HIDDEN void fut__trace_slice(const future_t *f, uint64_t t0);
 

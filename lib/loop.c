@@ -43,7 +43,6 @@
 #include "stack.h"
 #include "coro/ctx.h"
 
-#include <dlfcn.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,7 +81,6 @@ struct fut__coro {
 };
 
 struct fut_loop {
-    size_t stack_size;              /* const */
     struct fut__stacks stacks;      /* loop thread (or any thread while not running) */
     struct fut__ctx sched;          /* the scheduler's context */
     struct fut__task *outer_task;   /* the thread's task when run started */
@@ -384,19 +382,6 @@ static void coro_destroy(struct fut_loop *l, struct fut__coro *c)
     future_release(f);
 }
 
-static const char *coro_name(future_t *f, char *buf, size_t len)
-{
-    char *name = atomic_load_explicit(&f->name, memory_order_acquire);
-    if (name)
-        return name;
-    Dl_info info;
-    union { fut_fn fn; void *p; } u = {.fn = f->fn};
-    if (dladdr(u.p, &info) && info.dli_sname)
-        return info.dli_sname;
-    snprintf(buf, len, "%p", u.p);
-    return buf;
-}
-
 /* Phase 3 for one entry of the run queue: start or resume it. */
 static void run_one(struct fut_loop *l, future_t *f)
 {
@@ -450,11 +435,12 @@ static void run_one(struct fut_loop *l, future_t *f)
     if (FUT_UNLIKELY(l->slow_ns)) {
         uint64_t dt = fut__now_ns() - t0;
         if (dt > l->slow_ns) {
-            char buf[32];
+            char buf[48];
+            fut__future_label(c->fut, buf, sizeof buf);
             fprintf(stderr,
                     "libfutures: coroutine %s held the loop for %.1f ms without waiting "
                     "through the library (FUT_DEBUG_SLOW_MS=%.0f)\n",
-                    coro_name(c->fut, buf, sizeof buf), (double)dt / 1e6,
+                    buf, (double)dt / 1e6,
                     (double)l->slow_ns / 1e6);
         }
     }
@@ -530,7 +516,6 @@ fut_loop_t *fut_loop_new(const fut_loop_opts *opts)
         errno = ENOMEM;
         return NULL;
     }
-    l->stack_size = ss;
     int rc = fut__stacks_init(&l->stacks, ss);
     if (rc) {
         free(l);

@@ -93,7 +93,7 @@ static int thread_index(void)
     return my_tid;
 }
 
-static void slice_name(const future_t *f, char *out, size_t len)
+void fut__future_label(const future_t *f, char *out, size_t len)
 {
     char *n = atomic_load_explicit(&((future_t *)f)->name, memory_order_acquire);
     if (n) {
@@ -115,7 +115,7 @@ void fut__trace_slice(const future_t *f, uint64_t t0)
     s.t0 = t0;
     s.t1 = t1;
     s.kind = f->kind == FUT__CORO ? 'c' : 'j';
-    slice_name(f, s.name, sizeof s.name);
+    fut__future_label(f, s.name, sizeof s.name);
     pthread_mutex_lock(&trace_mu);
     int tid = thread_index();
     if (tid >= 0) {
