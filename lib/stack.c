@@ -401,7 +401,7 @@ int fut__stacks_init(struct fut__stacks *s, size_t stack_size)
     size_t pg = page_size;
     /* Absurd sizes would overflow the slot arithmetic below. */
     if (stack_size > SIZE_MAX / 4 - GUARD_BYTES - pg)
-        return EINVAL;
+        return ENOMEM;          /* no address space that large */
     memset(s, 0, sizeof *s);
     s->stack_size = (stack_size + pg - 1) / pg * pg;
     s->guard_size = (GUARD_BYTES + pg - 1) / pg * pg;
