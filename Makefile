@@ -8,6 +8,10 @@
 #   make bench                build and run the benchmarks (bench/run.sh)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make CORO=ucontext        use the portable ucontext context switch
+#   make EPOLL=lt|et          the loop's persistent epoll registrations
+#                             (level- / edge-triggered) that were measured
+#                             against the default one-shot ones (build-epoll-*/;
+#                             bench/w7_modes.sh)
 #   make WERROR=1             warnings are errors (CI)
 #   make CC=clang             any C11 compiler
 #
@@ -24,6 +28,10 @@ CC         ?= cc
 SANITIZE   ?=
 CORO       ?= asm
 WERROR     ?= 0
+EPOLL      ?= oneshot
+ifneq ($(EPOLL),oneshot)
+BUILD      ?= build-epoll-$(EPOLL)
+endif
 ifeq ($(SANITIZE),)
 BUILD      ?= build
 else
@@ -41,6 +49,14 @@ LDLIBS   += -pthread
 
 ifeq ($(WERROR),1)
 CFLAGS += -Werror
+endif
+
+ifeq ($(EPOLL),lt)
+CPPFLAGS += -DFUT_EPOLL_MODE=1
+else ifeq ($(EPOLL),et)
+CPPFLAGS += -DFUT_EPOLL_MODE=2
+else ifneq ($(EPOLL),oneshot)
+$(error EPOLL must be oneshot, lt or et)
 endif
 
 ifeq ($(SANITIZE),thread)

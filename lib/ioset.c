@@ -146,6 +146,7 @@ static int arm(struct fut__ioset *io, int fd, struct fut__fdrec *rec, uint32_t w
         return EBADF;                  /* forgotten: its file is gone */
     ev = want | EPOLLONESHOT;
 #elif FUT_EPOLL_MODE == FUT_EPOLL_LT
+    (void)drained;
     if (rec->in_set && !probe && (rec->armed & want) == want)
         return 0;
     ev = (rec->in_set ? rec->armed : 0) | want;
@@ -153,6 +154,7 @@ static int arm(struct fut__ioset *io, int fd, struct fut__fdrec *rec, uint32_t w
     /* Edge-triggered, registered once for everything: an edge that came
      * while nobody waited is gone, so unless the caller has just seen
      * EAGAIN, re-arm (which reports the level now) as one-shot does. */
+    (void)want;
     if (rec->in_set && !probe && drained)
         return 0;
     ev = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
@@ -241,7 +243,8 @@ int fut__ioset_probe(struct fut__ioset *io, struct fut__fdwait *w)
     return EBADF;
 }
 
-static void dispatch(struct fut__ioset *io, const struct epoll_event *ev, size_t *woken)
+static void dispatch(struct fut__ioset *io, const struct epoll_event *ev, bool idle,
+                     size_t *woken)
 {
     if (ev->data.u64 == EFD_TOKEN) {
         uint64_t v;
@@ -266,11 +269,13 @@ static void dispatch(struct fut__ioset *io, const struct epoll_event *ev, size_t
         fire(io, rec, POLLNVAL);
         (*woken)++;
     }
+    (void)idle;
 #elif FUT_EPOLL_MODE == FUT_EPOLL_LT
     /* Lazy: the registration stays while its coroutines keep coming back;
-     * reported with nobody to wake, it is narrowed (or removed), or level
-     * triggering would report it on every turn. */
-    if (k == 0) {
+     * reported with nobody to wake while the loop has nothing else to run
+     * (so the coroutine it woke has had its turn), it is narrowed or
+     * removed, or level triggering would report it on every turn. */
+    if (k == 0 && idle) {
         uint32_t want = wanted(rec);
         if (!want) {
             ctl(io, EPOLL_CTL_DEL, fd, 0, rec->seq);
@@ -279,6 +284,8 @@ static void dispatch(struct fut__ioset *io, const struct epoll_event *ev, size_t
             rec->armed = want;
         }
     }
+#else
+    (void)idle;
 #endif
 }
 
@@ -308,7 +315,7 @@ size_t fut__ioset_poll(struct fut__ioset *io, uint64_t deadline)
     }
     size_t woken = 0;
     for (int i = 0; i < n; i++)
-        dispatch(io, &io->evs[i], &woken);
+        dispatch(io, &io->evs[i], deadline != 0, &woken);
     return woken;
 }
 
