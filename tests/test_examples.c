@@ -29,8 +29,13 @@
  */
 #include "testutil.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -570,6 +575,140 @@ START_TEST(tutorial_images_exist)
 END_TEST
 
 /* ---------------------------------------------------------------------
+ * outside_world: the I/O examples (echo server, crawler, subprocesses,
+ * echo + hash on a pool), small sizes, loopback only
+ * ------------------------------------------------------------------- */
+
+/* The whole output of run_example, and the status. */
+#define OUT_HAS(r, s) ck_assert_msg(strstr((r)->out, (s)) != NULL, "expected \"%s\" in:\n%s", (s), (r)->out)
+
+/* A client of the echo server: connects, and echoes `msg` (blocking,
+ * bounded by a receive timeout). */
+static int echo_client(int port, const char *msg)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    size_t n = strlen(msg);
+    ck_assert_int_eq(write(fd, msg, n), (ssize_t)n);
+    char back[64];
+    size_t have = 0;
+    while (have < n) {
+        ssize_t k = read(fd, back + have, n - have);
+        ck_assert_int_gt(k, 0);
+        have += (size_t)k;
+    }
+    ck_assert(memcmp(back, msg, n) == 0);
+    return fd;
+}
+
+/* echo_server: serves connections, then stops on SIGTERM (and SIGINT)
+ * with the connections still open counted, and exits 0. */
+static void echo_server_stops_on(int sig, const char *name)
+{
+    int out[2];
+    ck_assert_int_eq(pipe(out), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(out[1], 1);
+        dup2(out[1], 2);
+        char path[PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/echo_server", ex_dir);
+        execl(path, "echo_server", "0", (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    FILE *f = fdopen(out[0], "r");
+    char line[256] = "";
+    int port = 0;
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    ck_assert_msg(sscanf(line, "echo_server: listening on 127.0.0.1:%d", &port) == 1, "%s", line);
+    int a = echo_client(port, "one");
+    int b = echo_client(port, "two two");
+    int c = echo_client(port, "three");
+    close(a);
+    tu_sleep_ms(100);                  /* let the server see a's end */
+    ck_assert_int_eq(kill(pid, sig), 0);
+    static struct run r;
+    memset(&r, 0, sizeof r);
+    size_t used = 0;
+    while (fgets(line, sizeof line, f) && used + strlen(line) < sizeof r.out) {
+        memcpy(r.out + used, line, strlen(line) + 1);
+        used += strlen(line);
+    }
+    fclose(f);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d\n%s", st, r.out);
+    char want[96];
+    snprintf(want, sizeof want, "echo_server: %s: stopping (2 connections open)", name);
+    OUT_HAS(&r, want);
+    OUT_HAS(&r, "echo_server: served 3 connections, echoed 15 bytes");
+    close(b);
+    close(c);
+}
+
+START_TEST(echo_server_stops_on_sigterm_and_sigint)
+{
+    echo_server_stops_on(SIGTERM, strsignal(SIGTERM));
+    echo_server_stops_on(SIGINT, strsignal(SIGINT));
+}
+END_TEST
+
+/* crawler: N connections open at once, every page fetched; the bytes are
+ * sum(200 + n % 100). */
+START_TEST(crawler_all_at_once)
+{
+    static struct run r;
+    run_example("crawler", "200", &r);
+    ck_assert_msg(r.status == 0, "crawler exit %d\n%s", r.status, r.out);
+    OUT_HAS(&r, "crawler: 200 pages, 200 ok, 49900 bytes; "
+                "200 connections open at once at most");
+}
+END_TEST
+
+/* subprocess: every child's exit code and output, collected at once. */
+START_TEST(subprocess_collects_codes_and_output)
+{
+    static struct run r;
+    run_example("subprocess", "3", &r);
+    ck_assert_msg(r.status == 0, "subprocess exit %d\n%s", r.status, r.out);
+    for (int k = 1; k <= 3; k++) {
+        char want[128];
+        snprintf(want, sizeof want,
+                 "child %d: exit code %d; its output:\nchild %d: started\n"
+                 "child %d: done after 0.%d s\n", k, k, k, k, k);
+        OUT_HAS(&r, want);
+    }
+    OUT_HAS(&r, "child 1 finished first (exit 1");
+    OUT_HAS(&r, "3 children in ");
+    run_example("subprocess", "0", &r);   /* bad input: a usage line, status 2 */
+    ck_assert_int_eq(r.status, 2);
+}
+END_TEST
+
+/* echo_hash: every answer (a hash computed by the pool) right, with one
+ * pool thread and with two. */
+START_TEST(echo_hash_answers_right)
+{
+    static struct run r;
+    run_example("echo_hash", "1 4 10 500", &r);
+    ck_assert_msg(r.status == 0, "echo_hash exit %d\n%s", r.status, r.out);
+    OUT_HAS(&r, "4 clients x 10 requests of 500 rounds: 40 answers right, 0 wrong");
+    OUT_HAS(&r, "1 pool thread: ");
+    run_example("echo_hash", "2 6 8 300", &r);
+    ck_assert_msg(r.status == 0, "echo_hash exit %d\n%s", r.status, r.out);
+    OUT_HAS(&r, "6 clients x 8 requests of 300 rounds: 48 answers right, 0 wrong");
+    OUT_HAS(&r, "2 pool threads: ");
+}
+END_TEST
+
+/* ---------------------------------------------------------------------
  * Suite
  * ------------------------------------------------------------------- */
 
@@ -602,6 +741,11 @@ static Suite *examples_suite(void)
         tc = tu_tcase(s, "real_world", 30);
         tcase_add_test(tc, checksum_crc32_check_value);
         tcase_add_test(tc, timers_overlap_on_one_thread);
+        tc = tu_tcase(s, "outside_world", 30);
+        tcase_add_test(tc, echo_server_stops_on_sigterm_and_sigint);
+        tcase_add_test(tc, crawler_all_at_once);
+        tcase_add_test(tc, subprocess_collects_codes_and_output);
+        tcase_add_test(tc, echo_hash_answers_right);
     }
     tc = tu_tcase(s, "tutorial", 10);
     tcase_add_test(tc, tutorial_excerpts_match_examples);
