@@ -33,6 +33,36 @@ extern "C" {
 #endif
 
 /* ======================================================================
+ * Version
+ * ======================================================================
+ *
+ * libfutures follows semantic versioning: a new MINOR adds to the API and
+ * keeps every existing call working, a new PATCH only fixes; while MAJOR
+ * is 0, a MINOR may also change the API (CHANGELOG.md says how).  The
+ * shared library's soname is libfutures.so.MAJOR.  These macros are the
+ * one place the version is written: the build, libfutures.pc, the CMake
+ * package and the library's file names all derive from them.
+ */
+#define FUTURES_VERSION_MAJOR 0
+#define FUTURES_VERSION_MINOR 2
+#define FUTURES_VERSION_PATCH 0
+
+/* The version as one number, (MAJOR << 16) | (MINOR << 8) | PATCH, for
+ * compile-time comparisons: #if FUTURES_VERSION >= 0x000200 */
+#define FUTURES_VERSION                                                   \
+    ((FUTURES_VERSION_MAJOR << 16) | (FUTURES_VERSION_MINOR << 8) |       \
+     FUTURES_VERSION_PATCH)
+
+/* The FUTURES_VERSION of the library actually linked (which may be newer
+ * than the header a program was compiled with, when a shared library was
+ * upgraded).  Never fails; does not wait. */
+FUT_API unsigned fut_version(void);
+
+/* The linked library's version as "MAJOR.MINOR.PATCH", a static string
+ * that is never freed.  Never fails; does not wait. */
+FUT_API const char *fut_version_string(void);
+
+/* ======================================================================
  * 1. Conventions
  * ======================================================================
  *
