@@ -124,6 +124,9 @@ int main(int argc, char **argv)
     future_t **jobs = calloc(n, sizeof *jobs);
     if (!pool || !sums || !jobs) {
         perror("checksum");
+        fut_pool_free(pool);
+        free(sums);
+        free(jobs);
         return 1;
     }
 
