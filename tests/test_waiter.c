@@ -15,6 +15,7 @@
 
 struct churn {
     future_t *f;
+    pthread_barrier_t go;
     atomic_int got;
 };
 
@@ -22,34 +23,43 @@ static void *churn_waiter(void *arg)
 {
     struct churn *c = arg;
     void *v = NULL;
+    pthread_barrier_wait(&c->go);
     if (future_get(c->f, &v) == 0 && v == (void *)7)
         atomic_fetch_add(&c->got, 1);
     return NULL;   /* exits at once: its parker goes back */
 }
 
-/* Short-lived threads each wait on a promise resolved from another thread,
- * and exit as soon as the wait returns.  On the earlier core the completer
- * locked the waiter's parker after the waiter could already have freed it
- * (heap corruption within seconds). */
+/* Short-lived threads each wait on a promise resolved from another thread
+ * a moment after they start waiting (while they spin, or just after they
+ * park), and exit as soon as the wait returns.  On the earlier core the
+ * completer locked the waiter's parker after the waiter could already have
+ * returned and its thread freed the parker (heap corruption; under ASan a
+ * use after free). */
 START_TEST(waiter_thread_exits_right_after_wait)
 {
-    long rounds = TU_ROUNDS(4000);
+    long rounds = TU_ROUNDS(6000);
+    enum { K = 4 };
     struct churn c;
     atomic_init(&c.got, 0);
+    pthread_barrier_init(&c.go, NULL, K + 1);
     for (long i = 0; i < rounds; i++) {
         c.f = future_new();
         ck_assert_ptr_nonnull(c.f);
-        pthread_t t[3];
-        for (int k = 0; k < 3; k++)
+        pthread_t t[K];
+        for (int k = 0; k < K; k++)
             ck_assert_int_eq(pthread_create(&t[k], NULL, churn_waiter, &c), 0);
-        if (i & 1)
-            sched_yield();
+        pthread_barrier_wait(&c.go);
+        /* 0 to ~8 us: lands in the waiters' spin or right after it */
+        uint64_t until = tu_now_ns() + (uint64_t)(i % 9) * 1000u;
+        while (tu_now_ns() < until) {
+        }
         ck_assert_int_eq(future_resolve(c.f, (void *)7), 0);
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < K; k++)
             pthread_join(t[k], NULL);
         future_release(c.f);
     }
-    ck_assert_int_eq(atomic_load(&c.got), rounds * 3);
+    pthread_barrier_destroy(&c.go);
+    ck_assert_int_eq(atomic_load(&c.got), rounds * K);
 }
 END_TEST
 
@@ -69,6 +79,7 @@ START_TEST(waiter_timeout_races_completion_and_exit)
     long rounds = TU_ROUNDS(3000);
     struct churn c;
     atomic_init(&c.got, 0);
+    pthread_barrier_init(&c.go, NULL, 1);
     for (long i = 0; i < rounds; i++) {
         c.f = future_new();
         pthread_t t[2];
@@ -79,6 +90,7 @@ START_TEST(waiter_timeout_races_completion_and_exit)
             pthread_join(t[k], NULL);
         future_release(c.f);
     }
+    pthread_barrier_destroy(&c.go);
     ck_assert_int_le(atomic_load(&c.got), rounds * 2);
 }
 END_TEST
