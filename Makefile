@@ -127,6 +127,7 @@ tests: $(TEST_BIN) $(EX_BIN)
 
 check: check-deps
 	@$(MAKE) --no-print-directory tests
+	@scripts/check-layers.sh $(BUILD)
 	@scripts/run-tests.sh $(TEST_BIN)
 
 # ---- benchmarks ------------------------------------------------------
