@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # libfutures - build, test, install.
 #
 #   make                      build/libfutures.a and build/libfutures.so

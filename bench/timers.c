@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Timer cost against the number of sleeping coroutines (issue 6: "sleeping
  * coroutines cost O(log n) or better per timer").  N coroutines are spawned

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * W1 fanout-empty on the cooperative loop: the main coroutine spawns N
  * trivial coroutines (each returns its argument + 1) with fut_spawn,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * W3 sleep-bound, libfutures cooperative loop (BENCH.md): N = 1000
  * coroutines, each fut_sleep(10) then returns its index; the main coroutine

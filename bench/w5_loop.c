@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * W5 many-coroutines, libfutures cooperative loop (BENCH.md): N = 100,000
  * coroutines, each fut_sleep(100) then returns its index; the main

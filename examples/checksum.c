@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * checksum.c - CRC-32 of many files at once on the thread pool
  *

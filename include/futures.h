@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * futures.h - libfutures: futures, a fixed thread pool and a cooperative loop
  *

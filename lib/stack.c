@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stack.c - coroutine stacks: slabs, a LIFO free list, guard regions and
  * the stack-overflow reporter

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * trace.c - who ran what, when, on which thread (FUT_TRACE=file.json)
  *

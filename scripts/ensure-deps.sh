@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # ensure-deps.sh WHAT... - install the Debian packages a make target needs
 # when they are missing, saying so.  WHAT: check (the Check unit-test
 # framework and pkg-config), cross (the AArch64 cross compiler and

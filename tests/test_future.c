@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_future.c - the "Conventions" and "Futures" sections of the contract
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctx.c - making, starting and ending execution contexts; sanitizer and
  * Valgrind annotations around the switch
