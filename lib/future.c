@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * future.c - futures: the state machine, memory, completion, callbacks,
  * continuations

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * loop.c - the cooperative loop: one thread, many stackful coroutines
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # check-layers.sh BUILD - checks the library's layering on its object files:
 # the core references no internal (fut__) symbol of the pool or the loop,
 # and the pool and the loop none of each other's.  A layer is a set of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_waiter.c - the waiting core: one test per finding of the review
  * that reshaped it (thread churn, deep chains, user code under locks,
