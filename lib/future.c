@@ -237,10 +237,10 @@ bool fut__start(future_t *f)
 static void drain_callbacks(struct fut__thread *t)
 {
     struct fut__cb *cb;
-    while ((cb = t->cbq_head)) {
-        t->cbq_head = cb->qnext;
-        if (!t->cbq_head)
-            t->cbq_tail = NULL;
+    while ((cb = t->cbs.head)) {
+        t->cbs.head = cb->qnext;
+        if (!t->cbs.head)
+            t->cbs.tail = NULL;
         future_t *f = cb->f;
         cb->fn(f, cb->arg);
         free(cb);
@@ -302,15 +302,15 @@ int fut__complete(future_t *f, int from, enum future_state st, void *value, int 
     /* Each queued callback keeps f alive until it has run. */
     atomic_fetch_add_explicit(&f->refs, (unsigned)ncb, memory_order_relaxed);
     struct fut__thread *t = fut__self();
-    if (t->cbq_tail)
-        t->cbq_tail->qnext = cb_head;
+    if (t->cbs.tail)
+        t->cbs.tail->qnext = cb_head;
     else
-        t->cbq_head = cb_head;
-    t->cbq_tail = cb_tail;
-    if (t->cb_depth == 0) {
-        t->cb_depth++;
+        t->cbs.head = cb_head;
+    t->cbs.tail = cb_tail;
+    if (t->cbs.depth == 0) {
+        t->cbs.depth++;
         drain_callbacks(t);
-        t->cb_depth--;
+        t->cbs.depth--;
     }
     return 0;
 }

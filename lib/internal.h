@@ -285,6 +285,14 @@ struct fut__task {
 struct fut__chunk;
 struct fut__cb;
 
+/* The callback trampoline of one thread of control (a thread, or a
+ * coroutine suspended inside a callback): callbacks of futures completed
+ * while `depth` > 0 are queued and run by the outermost completion. */
+struct fut__cbstate {
+    unsigned depth;                    /* callback drains running now */
+    struct fut__cb *head, *tail;       /* deferred callbacks, FIFO */
+};
+
 struct fut__thread {
     struct fut__sched *sched;          /* how this thread waits now; NULL:
                                           a plain thread */
@@ -292,9 +300,9 @@ struct fut__thread {
     struct fut__parker *parker;        /* NULL until the first wait */
     struct fut__chunk *chunk;          /* future.c: current allocation chunk */
     unsigned chunk_next;               /* next unused slot in chunk */
-    unsigned cb_depth;                 /* future.c: callbacks running now */
-    struct fut__cb *cbq_head, *cbq_tail;   /* future.c: callbacks deferred
-                                              while cb_depth > 0 */
+    struct fut__cbstate cbs;           /* future.c: the callback trampoline
+                                          (a coroutine that suspends inside
+                                          a callback takes it along) */
     int trace_tid;                     /* trace.c: index + 1; 0: none yet */
     unsigned alt_refs;                 /* stack.c: nesting of the signal stack */
     void *alt_mine;                    /* stack.c: the one we installed */

@@ -231,6 +231,66 @@ START_TEST(waiter_callbacks_nested_run_after_in_order)
 }
 END_TEST
 
+/* A coroutine suspended inside a callback takes its callback trampoline
+ * along: meanwhile another coroutine's completions still run their
+ * callbacks at once, not after the first callback returns. */
+struct tramp {
+    future_t *p, *q;
+    atomic_int q_cb_ran;
+    int seen_by_b;
+};
+
+static void sleepy_cb(future_t *f, void *arg)
+{
+    (void)f;
+    (void)arg;
+    fut_sleep(20);                     /* suspends coroutine A in a callback */
+}
+
+static void flag_cb(future_t *f, void *arg)
+{
+    (void)f;
+    atomic_store(&((struct tramp *)arg)->q_cb_ran, 1);
+}
+
+static void *coro_a(void *arg)
+{
+    struct tramp *t = arg;
+    future_resolve(t->p, NULL);        /* runs sleepy_cb here */
+    return NULL;
+}
+
+static void *coro_b(void *arg)
+{
+    struct tramp *t = arg;
+    future_resolve(t->q, NULL);
+    t->seen_by_b = atomic_load(&t->q_cb_ran);
+    return NULL;
+}
+
+static void *tramp_main(void *arg)
+{
+    future_t *a = fut_spawn(coro_a, arg);
+    future_t *b = fut_spawn(coro_b, arg);
+    future_t *fs[2] = {a, b};
+    future_gather(fs, 2, NULL, FUT_FOREVER);
+    future_release(a);
+    future_release(b);
+    return NULL;
+}
+
+START_TEST(waiter_callback_suspended_keeps_its_trampoline)
+{
+    struct tramp t = {future_new(), future_new(), 0, 0};
+    ck_assert_int_eq(future_on_done(t.p, sleepy_cb, &t), 0);
+    ck_assert_int_eq(future_on_done(t.q, flag_cb, &t), 0);
+    ck_assert_int_eq(fut_run(tramp_main, &t, NULL), 0);
+    ck_assert_int_eq(t.seen_by_b, 1);
+    future_release(t.p);
+    future_release(t.q);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------
  * 3. No user code under a library lock
  * ------------------------------------------------------------------- */
@@ -535,6 +595,7 @@ static Suite *waiter_suite(void)
     tcase_add_test(tc, waiter_then_chain_million_on_thread);
     tcase_add_test(tc, waiter_then_chain_resolved_in_coroutine);
     tcase_add_test(tc, waiter_callbacks_nested_run_after_in_order);
+    tcase_add_test(tc, waiter_callback_suspended_keeps_its_trampoline);
 
     tc = tu_tcase(s, "locks", 30);
     tcase_add_test(tc, waiter_pool_cancel_callback_shuts_down_same_pool);
