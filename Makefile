@@ -202,6 +202,7 @@ check-source: check-deps
 check: check-deps
 	@$(MAKE) --no-print-directory check-source
 	@$(MAKE) --no-print-directory tests
+	@scripts/check-layers.sh $(BUILD)
 	@scripts/run-tests.sh $(TEST_BIN)
 
 # The same suites against libfutures.so (those that use only the public

@@ -118,7 +118,7 @@ void fut__future_label(const future_t *f, char *out, size_t len)
     if (u.p && dladdr(u.p, &info) && info.dli_sname)
         snprintf(out, len, "%s", info.dli_sname);
     else
-        snprintf(out, len, "%s@%p", f->kind == FUT__CORO ? "coroutine" : "job", u.p);
+        snprintf(out, len, "%s@%p", f->exec ? f->exec->ops->what : "promise", u.p);
 }
 
 void fut__trace_slice(const future_t *f, uint64_t t0)
@@ -127,7 +127,7 @@ void fut__trace_slice(const future_t *f, uint64_t t0)
     struct slice s;
     s.t0 = t0;
     s.t1 = t1;
-    s.kind = f->kind == FUT__CORO ? 'c' : 'j';
+    s.kind = f->exec ? f->exec->ops->trace_kind : 'j';
     fut__future_label(f, s.name, sizeof s.name);
     pthread_mutex_lock(&trace_mu);
     int tid = thread_index();
