@@ -13,11 +13,6 @@
 set -u
 cd "$(dirname "$0")/.." || exit 2
 
-# Files being rewritten on another branch at the time the license landed;
-# they get their line when that rewrite merges.  An entry that already has
-# its line is reported, so that this list cannot go stale.
-PENDING=""
-
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     list() { git ls-files --cached --others --exclude-standard; }
 else
@@ -27,7 +22,7 @@ else
     }
 fi
 
-missing=0 stale=0
+missing=0
 tmp=$(mktemp) || exit 2
 trap 'rm -f "$tmp"' EXIT
 list > "$tmp"
@@ -36,14 +31,7 @@ while IFS= read -r f; do
     case "$f" in
     *.md | *.svg | *.csv | *.json | LICENSE) continue ;;
     esac
-    pending=0
-    for p in $PENDING; do [ "$f" = "$p" ] && pending=1; done
-    if head -n 3 "$f" | grep -q 'SPDX-License-Identifier: MIT'; then
-        if [ $pending = 1 ]; then
-            echo "check-spdx: $f now has its SPDX line: remove it from PENDING in scripts/check-spdx.sh" >&2
-            stale=1
-        fi
-    elif [ $pending = 0 ]; then
+    if ! head -n 3 "$f" | grep -q 'SPDX-License-Identifier: MIT'; then
         echo "check-spdx: $f: no 'SPDX-License-Identifier: MIT' in its first 3 lines" >&2
         missing=1
     fi
@@ -51,4 +39,4 @@ done < "$tmp"
 if [ $missing = 1 ]; then
     echo "check-spdx: add the line at the top (after a #! line), as the other files have it" >&2
 fi
-[ $missing = 0 ] && [ $stale = 0 ]
+[ $missing = 0 ]
