@@ -4,7 +4,10 @@
  * signals
  *
  * Every call here is "try, and wait for readiness only when the kernel says
- * EAGAIN".  The wait goes to the calling thread's scheduler
+ * EAGAIN", with one exception: in a coroutine, a read that came back short
+ * emptied the descriptor, so the next fut_read on it waits first (the
+ * short-read hint, ioset.h: a read less per message, as libuv reads only
+ * on readiness).  The wait goes to the calling thread's scheduler
  * (fut__sched_fd_wait, ioset.h): in a coroutine the loop's epoll set
  * suspends just the coroutine; anywhere else (a plain thread, a pool job)
  * the thread blocks in poll(2) (poll_wait below).  This file never asks
@@ -199,6 +202,14 @@ int fut_read(int fd, void *buf, size_t len, size_t *got, long timeout_ms)
     if (len > SSIZE_MAX)
         len = SSIZE_MAX;
     uint64_t deadline = fut__deadline(timeout_ms);
+    struct fut__sched *s = fut__sched_self();
+    if (timeout_ms != 0 && len > 0 && fut__sched_fd_drained(s, fd)) {
+        /* The last read emptied it: wait for readiness before reading. */
+        uint32_t r;
+        rc = fut__sched_fd_wait(s, fd, EPOLLIN, true, deadline, &r);
+        if (rc)
+            return rc;
+    }
     enum kind k = K_UNKNOWN;
     for (;;) {
         ssize_t n;
@@ -223,6 +234,8 @@ int fut_read(int fd, void *buf, size_t len, size_t *got, long timeout_ms)
         }
         if (n >= 0) {
             *got = (size_t)n;
+            if (n > 0)
+                fut__sched_fd_read_was_short(s, fd, (size_t)n < len);
             return 0;
         }
         int e = errno;

@@ -128,7 +128,21 @@ static void forget(struct fut__fdrec *rec)
 {
     rec->in_set = false;
     rec->armed = 0;
+    rec->drained = false;
     rec->seq++;
+}
+
+bool fut__ioset_drained(struct fut__ioset *io, int fd)
+{
+    return fd >= 0 && (size_t)fd < io->cap && io->tab[fd].drained;
+}
+
+void fut__ioset_set_drained(struct fut__ioset *io, int fd, bool drained)
+{
+    /* Only descriptors the loop has waited on have a record: a first read
+     * on a new one always tries. */
+    if (fd >= 0 && (size_t)fd < io->cap)
+        io->tab[fd].drained = drained;
 }
 
 /* Registers fd for `want`, as the mode says.  `probe`: a check during a
@@ -259,6 +273,7 @@ static void dispatch(struct fut__ioset *io, const struct epoll_event *ev, bool i
         atomic_fetch_add_explicit(&fut__io_stale_events, 1, memory_order_relaxed);
         return;
     }
+    rec->drained = false;              /* something happened: read again */
     size_t k = fire(io, rec, ev->events);
     *woken += k;
 #if FUT_EPOLL_MODE == FUT_EPOLL_ONESHOT

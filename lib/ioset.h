@@ -70,6 +70,9 @@ struct fut__fdrec {
                                           loop last set it; 0: disarmed */
     uint32_t seq;                      /* generation in the events' data */
     bool in_set;                       /* registered, as far as we know */
+    bool drained;                      /* a read came back short, and no
+                                          event has been seen since: the
+                                          next read waits first (a hint) */
 };
 
 struct fut__ioset {
@@ -114,6 +117,19 @@ FUT_HIDDEN void fut__ioset_wake(struct fut__ioset *io);
  * loop.c. */
 FUT_HIDDEN int fut__sched_fd_wait(struct fut__sched *s, int fd, uint32_t events,
                                   bool drained, uint64_t deadline, uint32_t *revents);
+
+/* The short-read hint (as libuv, which reads only on readiness): a read
+ * that returned less than it asked for emptied the descriptor, so in a
+ * coroutine the next read waits for readiness first instead of trying a
+ * read that would say EAGAIN.  Only a hint: the wait arms the registration,
+ * which reports readiness present at that moment, so a wrong hint costs a
+ * turn of the loop, never a wake-up.  Any event for the descriptor clears
+ * it.  Outside a coroutine: false / nothing.  loop.c. */
+FUT_HIDDEN bool fut__sched_fd_drained(struct fut__sched *s, int fd);
+FUT_HIDDEN void fut__sched_fd_read_was_short(struct fut__sched *s, int fd, bool is_short);
+/* ioset.c's side of them. */
+FUT_HIDDEN bool fut__ioset_drained(struct fut__ioset *io, int fd);
+FUT_HIDDEN void fut__ioset_set_drained(struct fut__ioset *io, int fd, bool drained);
 
 /* Test hook (io.c): nonzero makes fut_waitpid behave as on a kernel
  * without pidfd_open. */

@@ -673,6 +673,19 @@ static void loop_sleep(struct fut_loop *l)
  * Waiting on a descriptor (io.c's way in; ioset.h)
  * ------------------------------------------------------------------- */
 
+bool fut__sched_fd_drained(struct fut__sched *s, int fd)
+{
+    if (s->ops != &coro_ops)
+        return false;
+    return fut__ioset_drained(&fut__container_of(s, struct fut_loop, sched)->io, fd);
+}
+
+void fut__sched_fd_read_was_short(struct fut__sched *s, int fd, bool is_short)
+{
+    if (s->ops == &coro_ops)
+        fut__ioset_set_drained(&fut__container_of(s, struct fut_loop, sched)->io, fd, is_short);
+}
+
 int fut__sched_fd_wait(struct fut__sched *s, int fd, uint32_t events, bool drained,
                        uint64_t deadline, uint32_t *revents)
 {
