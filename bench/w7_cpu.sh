@@ -101,6 +101,6 @@ awk -v threads="$THREADS" '
         for (q = 1; q <= 3; q++) { s = S[q]; if (!(s in sv)) continue
             printf "| %s |", s
             for (i = 1; i <= nt; i++) { k = s SUBSEP T[i]; m[i] = (k in n) ? med(k) : 0; printf " %.0f |", m[i] }
-            printf " %.2f |\n", m[1] > 0 ? m[nt] / m[1] : 0 }
+            printf " %.2f |\n", (m[1] > 0 ? m[nt] / m[1] : 0) }
     }' "$RAW"
 [ $fails = 0 ]
