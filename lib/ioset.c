@@ -33,6 +33,8 @@
 #include <unistd.h>
 
 #define NEVENTS 512
+#define CHECK_FIRST_NS 1000000000u
+#define CHECK_MAX_NS 8000000000u
 #define EFD_TOKEN UINT64_MAX
 /* What epoll always reports, asked for or not. */
 #define ALWAYS (EPOLLERR | EPOLLHUP)
@@ -49,6 +51,9 @@ int fut__ioset_init(struct fut__ioset *io)
     memset(io, 0, sizeof *io);
     io->epfd = io->efd = -1;
     io->ns_timeout = true;
+    fut__dlist_init(&io->young);
+    fut__dlist_init(&io->old);
+    io->now = fut__now_ns();
     io->evs = fut__malloc(NEVENTS * sizeof *io->evs);
     if (!io->evs)
         return ENOMEM;
@@ -209,7 +214,18 @@ int fut__ioset_add(struct fut__ioset *io, struct fut__fdwait *w)
         return rc;
     fut__dlist_append(&rec->waiters, &w->node.link);
     io->nwait++;
+    w->since = io->now;
+    w->age_list = &io->young;
+    fut__dlist_append(&io->young, &w->age);
     return 0;
+}
+
+static void age_unlink(struct fut__fdwait *w)
+{
+    if (w->age_list) {
+        fut__dlist_remove(w->age_list, &w->age);
+        w->age_list = NULL;
+    }
 }
 
 bool fut__ioset_del(struct fut__ioset *io, struct fut__fdwait *w)
@@ -218,6 +234,7 @@ bool fut__ioset_del(struct fut__ioset *io, struct fut__fdwait *w)
         return false;
     fut__dlist_remove(&io->tab[w->fd].waiters, &w->node.link);
     io->nwait--;
+    age_unlink(w);
     return true;
 }
 
@@ -235,6 +252,7 @@ static size_t fire(struct fut__ioset *io, struct fut__fdrec *rec, uint32_t rev)
         if (r) {
             fut__dlist_remove(&rec->waiters, n);
             io->nwait--;
+            age_unlink(w);
             w->revents = r;
             fut__waiter_notify(w->node.w);   /* loop thread: makes it ready */
             k++;
@@ -244,17 +262,80 @@ static size_t fire(struct fut__ioset *io, struct fut__fdrec *rec, uint32_t rev)
     return k;
 }
 
-int fut__ioset_probe(struct fut__ioset *io, struct fut__fdwait *w)
+/* Is w's descriptor still the file the loop registered?  Re-arms it.  If
+ * not, every wait on that number ends (POLLNVAL: EBADF).  Returns the
+ * number of waiters notified. */
+static size_t check(struct fut__ioset *io, struct fut__fdwait *w)
 {
     struct fut__fdrec *rec = &io->tab[w->fd];
-    int rc = arm(io, w->fd, rec, wanted(rec), false, true);
-    if (rc == 0)
+    if (arm(io, w->fd, rec, wanted(rec), false, true) == 0)
         return 0;
-    /* Closed under us: every wait on that number ends with EBADF. */
     if (rec->in_set)
         forget(rec);
-    fire(io, rec, POLLNVAL);
-    return EBADF;
+    return fire(io, rec, POLLNVAL);
+}
+
+uint64_t fut__ioset_next_check(const struct fut__ioset *io)
+{
+    if (io->young.first)
+        return fut__container_of(io->young.first, struct fut__fdwait, age)->since +
+               CHECK_FIRST_NS;
+    return io->old.first ? io->next_sweep : FUT_NO_DEADLINE;
+}
+
+/* Checks the waits that are due (see ioset.h, "Long waits"). */
+static size_t check_long_waits(struct fut__ioset *io)
+{
+    size_t k = 0;
+    uint64_t now = io->now;
+    struct fut__dnode *n;
+    while ((n = io->young.first)) {
+        struct fut__fdwait *w = fut__container_of(n, struct fut__fdwait, age);
+        if (w->since + CHECK_FIRST_NS > now)
+            break;
+        fut__dlist_remove(&io->young, n);
+        w->age_list = NULL;
+        size_t f = check(io, w);
+        k += f;
+        if (!f) {
+            if (!io->old.first)
+                io->next_sweep = now + CHECK_FIRST_NS;
+            w->next_check = now + 2 * (uint64_t)CHECK_FIRST_NS;
+            w->age_list = &io->old;
+            fut__dlist_append(&io->old, &w->age);
+        }
+    }
+    if (!io->old.first || now < io->next_sweep)
+        return k;
+    /* The due ones first onto a list of their own: a check may end other
+     * waits on the same number, which then leave whichever list they are
+     * on. */
+    struct fut__dlist due;
+    fut__dlist_init(&due);
+    for (n = io->old.first; n;) {
+        struct fut__dnode *next = n->next;
+        struct fut__fdwait *w = fut__container_of(n, struct fut__fdwait, age);
+        if (w->next_check <= now) {
+            fut__dlist_remove(&io->old, n);
+            w->age_list = &due;
+            fut__dlist_append(&due, n);
+        }
+        n = next;
+    }
+    while ((n = fut__dlist_pop(&due))) {
+        struct fut__fdwait *w = fut__container_of(n, struct fut__fdwait, age);
+        w->age_list = NULL;
+        size_t f = check(io, w);
+        k += f;
+        if (!f) {
+            uint64_t waited = now - w->since;
+            w->next_check = now + (waited < CHECK_MAX_NS ? waited : CHECK_MAX_NS);
+            w->age_list = &io->old;
+            fut__dlist_append(&io->old, n);
+        }
+    }
+    io->next_sweep = now + CHECK_FIRST_NS;
+    return k;
 }
 
 static void dispatch(struct fut__ioset *io, const struct epoll_event *ev, bool idle,
@@ -331,6 +412,12 @@ size_t fut__ioset_poll(struct fut__ioset *io, uint64_t deadline)
     size_t woken = 0;
     for (int i = 0; i < n; i++)
         dispatch(io, &io->evs[i], deadline != 0, &woken);
+    if (io->young.first || io->old.first) {
+        io->now = fut__now_ns();
+        woken += check_long_waits(io);
+    } else if (deadline != 0) {
+        io->now = fut__now_ns();       /* the loop slept: a new wait's start */
+    }
     return woken;
 }
 

@@ -8,8 +8,9 @@
  *      loop, and the loop's table of descriptors that coroutines wait on.
  *      Touched by the loop's thread only, except fut__ioset_wake (any
  *      thread).  The loop embeds one and calls it from loop.c: the fd waits
- *      of its coroutines (fut__ioset_add / _del / _probe), the collection of
- *      readiness once per turn and the loop's sleep (fut__ioset_poll).
+ *      of its coroutines (fut__ioset_add / _del), the collection of
+ *      readiness once per turn and the loop's sleep (fut__ioset_poll), and
+ *      the check of long waits for a descriptor closed under them.
  *
  *   2. fut__sched_fd_wait (loop.c): what io.c calls to wait on a
  *      descriptor.  The calling thread's scheduler does it when it can (a
@@ -28,8 +29,18 @@
  * never trusts a registration that the kernel silently dropped when the
  * file was closed.  FUT_EPOLL_MODE selects the persistent variants that were
  * measured against it (build option EPOLL=lt|et): they skip that call and
- * rely on the periodic probe to notice a reused number, up to a second
- * later, which is why they are not the default.
+ * rely on the check of long waits (below) to notice a reused number, a
+ * second later, which is why they are not the default.
+ *
+ * Long waits.  Nothing tells epoll that a watched descriptor was closed:
+ * the kernel silently drops the registration of a file whose last copy
+ * closes.  So the loop checks each wait that has lasted a second, then at
+ * intervals doubling up to 8 s, by re-arming its registration: EBADF (the
+ * number is closed) or ENOENT (the number names another file now) ends
+ * every wait on that number with POLLNVAL, which the caller turns into
+ * EBADF.  No timer per wait: waits sit on a list in arrival order (young,
+ * O(1) to link and unlink), and the ones that outlive their first check on
+ * a second list (old) swept at most once a second.
  *
  * Events carry (seq << 32 | fd): seq changes whenever the loop forgets a
  * registration, so the events of a registration the kernel still holds
@@ -55,6 +66,10 @@
  * waits for and, once the loop detached it, what it got. */
 struct fut__fdwait {
     struct fut__wnode node;            /* in its fdrec's list; loop thread */
+    struct fut__dnode age;             /* on io->young or io->old */
+    struct fut__dlist *age_list;       /* which of them; NULL: neither */
+    uint64_t since;                    /* when it began (the loop's clock) */
+    uint64_t next_check;               /* on io->old: when to check it */
     int fd;                            /* const */
     uint32_t events;                   /* EPOLLIN / EPOLLOUT; const */
     bool drained;                      /* the caller just saw EAGAIN: the
@@ -81,6 +96,10 @@ struct fut__ioset {
     struct fut__fdrec *tab;            /* indexed by descriptor number */
     size_t cap;                        /* entries in tab */
     size_t nwait;                      /* fdwaits linked now */
+    struct fut__dlist young;           /* waits not checked yet, oldest first */
+    struct fut__dlist old;             /* waits checked at least once */
+    uint64_t now;                      /* the clock at the last poll */
+    uint64_t next_sweep;               /* when to sweep old next */
     struct epoll_event *evs;           /* epoll_wait's buffer */
     int nevs;                          /* its size */
     bool ns_timeout;                   /* epoll_pwait2 works here */
@@ -97,14 +116,15 @@ FUT_HIDDEN void fut__ioset_destroy(struct fut__ioset *io);
 FUT_HIDDEN int fut__ioset_add(struct fut__ioset *io, struct fut__fdwait *w);
 /* Unlinks w if the loop has not detached it.  Returns whether it did. */
 FUT_HIDDEN bool fut__ioset_del(struct fut__ioset *io, struct fut__fdwait *w);
-/* During a long wait: is w's descriptor still the file it registered?
- * Re-arms it.  0, or EBADF (closed, or closed and its number reused). */
-FUT_HIDDEN int fut__ioset_probe(struct fut__ioset *io, struct fut__fdwait *w);
+/* When the next check of a long wait is due (FUT_NO_DEADLINE: none): the
+ * loop's sleep ends by then. */
+FUT_HIDDEN uint64_t fut__ioset_next_check(const struct fut__ioset *io);
 
 /* Collects readiness with one epoll_wait: waits until `deadline`
  * (CLOCK_MONOTONIC ns; 0: do not wait; FUT_NO_DEADLINE: no limit), then
- * detaches and notifies every waiter whose events came, and drains the
- * eventfd if it was written.  Returns the number of waiters notified. */
+ * detaches and notifies every waiter whose events came, drains the eventfd
+ * if it was written, and checks the long waits that are due.  Returns the
+ * number of waiters notified. */
 FUT_HIDDEN size_t fut__ioset_poll(struct fut__ioset *io, uint64_t deadline);
 /* Any thread: makes the loop's current or next poll return. */
 FUT_HIDDEN void fut__ioset_wake(struct fut__ioset *io);

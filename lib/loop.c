@@ -80,10 +80,6 @@
  * hand-over, timers), so they are delayed by at most that many steps. */
 #define DIRECT_MAX 64
 #define MIN_STACK (16u * 1024u)
-/* A descriptor waited on this long is checked (fut__ioset_probe) for having
- * been closed under its waiter, then at doubling intervals up to the max. */
-#define FD_CHECK_FIRST_NS 1000000000u
-#define FD_CHECK_MAX_NS 8000000000u
 /* A loop nested in a pool job with coroutines waiting on descriptors cannot
  * sleep in epoll_wait (the worker must keep running jobs): it re-checks its
  * descriptors after this long, doubling up to the max while idle. */
@@ -626,6 +622,9 @@ static void loop_sleep(struct fut_loop *l)
 {
     const struct fut__hent *e = fut__heap_min(&l->timers);
     uint64_t deadline = e ? e->when : FUT_NO_DEADLINE;
+    uint64_t check = fut__ioset_next_check(&l->io);
+    if (check < deadline)
+        deadline = check;
     bool plain = l->sched.outer == NULL;
     if (!plain && l->io.nwait) {
         if (fut__ioset_poll(&l->io, 0) || l->rq.head) {
@@ -711,29 +710,14 @@ int fut__sched_fd_wait(struct fut__sched *s, int fd, uint32_t events, bool drain
         *revents = events;             /* a regular file: always ready (poll) */
         return 0;
     }
-    /* The wait, in segments: after each, check that the descriptor was not
-     * closed under us (the kernel drops a closed file's registration
-     * without a word), at doubling intervals. */
-    uint64_t check = FD_CHECK_FIRST_NS;
-    for (;;) {
-        uint64_t now = fut__now_ns();
-        uint64_t seg = deadline;
-        if (deadline > now && deadline - now > check)
-            seg = now + check;
-        rc = fut__waiter_block(&w, seg);
-        if (rc != ETIMEDOUT || seg == deadline)
-            break;
-        rc = fut__ioset_probe(&l->io, &fw);
-        if (rc)
-            break;
-        if (check < FD_CHECK_MAX_NS)
-            check *= 2;
-    }
+    /* If the descriptor is closed under us, the loop's check of long waits
+     * ends this one with POLLNVAL (ioset.h). */
+    rc = fut__waiter_block(&w, deadline);
     bool unlinked = fut__ioset_del(&l->io, &fw);
     fut__waiter_leave(&w, unlinked);
     if (!unlinked && rc == ETIMEDOUT)
         rc = 0;                        /* ready as time ran out: it counts */
-    if (rc == 0 || rc == EBADF) {
+    if (rc == 0) {
         if (fw.revents & POLLNVAL)
             return EBADF;
         *revents = fw.revents;
