@@ -74,6 +74,26 @@ def main(path):
         if r:
             print(r)
 
+    # The server's CPU time per echo (server_cpu cores / msgs per s, per
+    # round, then the median): what a server costs, less sensitive than
+    # msgs/s to how much of the machine the load generator got.
+    order = ["libfutures"] + multi + ["libuv", "go-P1"] + \
+        sorted(p for p in peers if p not in ["libfutures", "libuv", "go-P1"] + multi)
+    print()
+    print("Server CPU per echo (µs, median over the rounds):")
+    print()
+    print("| C | " + " | ".join(order) + " |")
+    print("|---:|" + "---:|" * len(order))
+    for c in conns:
+        cells = []
+        for p in order:
+            cpu, rate = v.get((p, c, "server_cpu")), v.get((p, c, "msgs_per_s"))
+            if cpu and rate and len(cpu) == len(rate):
+                cells.append(f"{statistics.median(a / b * 1e6 for a, b in zip(cpu, rate) if b):.2f}")
+            else:
+                cells.append("-")
+        print(f"| {c:,} | " + " | ".join(cells) + " |")
+
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
