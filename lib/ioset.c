@@ -206,6 +206,8 @@ int fut__ioset_add(struct fut__ioset *io, struct fut__fdwait *w)
 {
     if (w->fd < 0)
         return EBADF;
+    if (w->fd == io->epfd || w->fd == io->efd)
+        return EINVAL;                 /* the loop's own: a stale number */
     struct fut__fdrec *rec = rec_get(io, w->fd);
     if (!rec)
         return ENOMEM;
