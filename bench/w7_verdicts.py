@@ -10,6 +10,11 @@ Medians over the rounds, per server and connection count C:
   memory (C >= 1000)          KiB per connection <= go-P1's
   one loop per core           msgs/s >= Go with all cores (go-P<ncores>)
   (libfutures-loopsN)
+  capacity                    the same targets on the server's CPU time per
+                              echo (server CPU / msgs/s, per round): what
+                              the server could serve if the load generator,
+                              one thread on a shared 2-core machine, were not
+                              the limit; lower is better
 
 Each line gives the ratio of medians, the verdict (met / MISSED), and
 "overlap" when the two servers' min-max ranges overlap (the harness's
@@ -57,6 +62,20 @@ def main(path):
         return (f"| {c:,} | {what} | {a} / {b} = {r:.2f} | {goal} | "
                 f"{'met' if ok else 'MISSED'}{' (overlap)' if overlap and factor == 1 else ''} |")
 
+    def cpu_per_echo(p, c):
+        cpu, rate = v.get((p, c, "server_cpu")), v.get((p, c, "msgs_per_s"))
+        if not cpu or not rate or len(cpu) != len(rate):
+            return None
+        return statistics.median(a / b * 1e6 for a, b in zip(cpu, rate) if b)
+
+    def capacity(c, other, factor):
+        mine, theirs = cpu_per_echo("libfutures", c), cpu_per_echo(other, c)
+        if not mine or not theirs:
+            return None
+        r = theirs / mine
+        return (f"| {c:,} | CPU/echo | {other} / libfutures = {r:.2f} | "
+                f">= {factor:g}x | {'met' if r >= factor else 'MISSED'} |")
+
     rows = []
     for c in conns:
         rows.append(line("msgs/s", c, "libfutures", "libuv", "msgs_per_s", True))
@@ -68,6 +87,9 @@ def main(path):
         for mp in multi:
             if go_all:
                 rows.append(line("msgs/s", c, mp, go_all, "msgs_per_s", True))
+        rows.append(capacity(c, "libuv", 1.0))
+        rows.append(capacity(c, "go-P1", 1.0))
+        rows.append(capacity(c, "asyncio", 5.0))
     print("| C | figure | ratio of medians | target | verdict |")
     print("|---:|---|---|---|---|")
     for r in rows:
@@ -89,7 +111,7 @@ def main(path):
         for p in order:
             cpu, rate = v.get((p, c, "server_cpu")), v.get((p, c, "msgs_per_s"))
             if cpu and rate and len(cpu) == len(rate):
-                cells.append(f"{statistics.median(a / b * 1e6 for a, b in zip(cpu, rate) if b):.2f}")
+                cells.append(f"{cpu_per_echo(p, c):.2f}")
             else:
                 cells.append("-")
         print(f"| {c:,} | " + " | ".join(cells) + " |")
