@@ -118,7 +118,7 @@ check-deps:
 
 # Tests know the build folder (FUT_BUILD_DIR) to find the examples they
 # run; the examples are built first.
-$(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB_A) | check-deps
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB_A) | check-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CHECK_CFLAGS) $(CFLAGS) -fvisibility=default -DFUT_BUILD_DIR=\"$(BUILD)\" \
 	    $< -o $@ $(LDFLAGS) $(LIB_A) $(CHECK_LIBS) $(LDLIBS)
