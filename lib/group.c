@@ -18,10 +18,12 @@
  * never move (a node linked into a future must stay where it is): chunk k
  * holds CHUNK0 << k records, so record i is found by arithmetic, the chunk
  * table never grows, and a group of n members makes O(log n) allocations.
- * Records [0, nrec) are filled; a record is written before nrec covers it,
- * both under the lock, so whoever reads nrec under the lock may then read
- * those records (and the chunk pointers) without it: they never change
- * again until fut_group_free.
+ * An add reserves record nidx++ (its chunk made first) under the lock,
+ * creates the member, then publishes the future in the record (`f`,
+ * atomic, NULL until then; a reservation whose spawn failed stays NULL for
+ * good).  The chunk pointers are written under the lock before nidx covers
+ * them, so whoever reads nidx under the lock may walk records [0, nidx)
+ * without it, skipping the NULL ones.
  *
  * Counting.  `pending` counts members whose end has not been counted yet,
  * plus adds in progress (fut_group_spawn and fut_group_submit reserve one
@@ -34,16 +36,26 @@
  *
  * Cancelling.  `cancelling` goes true once (fut_group_cancel, the first
  * failure, a deadline, the waiter's cancellation, fut_group_free), under
- * the lock, with a snapshot of nrec; the records of that snapshot are then
- * cancelled with no lock held (future_cancel runs callbacks).  An add that
- * finds `cancelling` set cancels its member at once, so every member is
- * cancelled exactly by one of the two.  A cancel from inside a member's
+ * the lock, with a snapshot of nidx; the records of that snapshot are then
+ * cancelled with no lock held (future_cancel runs callbacks).  An add
+ * publishes its record's future, then reads `cancelling` under the lock and
+ * cancels its member itself if it is set: whichever of the two takes the
+ * lock second sees the other's work, so every member is cancelled.  A cancel from inside a member's
  * callback (the first failure) runs while that member is still counted in
  * `pending`, so the group cannot be freed under it.
  *
  * Lock: `lock`, a byte spin lock held for a few field updates only (as a
  * future's), never across an allocation, a wake-up, or a call that runs
  * user code.  Order: it is a leaf; nothing is taken while it is held.
+ *
+ * A member waiting on its own group (EDEADLK).  A waiting call looks at
+ * the tasks running on its thread's stack (their futures) for the group's
+ * callback node, after linking its waiter node.  A job may start, and wait
+ * on its group, before its add has linked that node (fut_pool_submit
+ * returns after the job is queued); so an add, after linking a member's
+ * node, wakes every waiter whose task chain holds that member: it looks
+ * again and finds itself.  One of the two always sees the other (each
+ * publishes, then looks).
  *
  * Result (fut_group_wait): 0, the first failure in completion order (the
  * failed member with the smallest completion number), ETIMEDOUT (the
@@ -62,8 +74,16 @@
 struct member {
     struct fut__cb cb;                 /* linked in f's waiters until f ends;
                                           cb.arg is the group */
-    future_t *f;                       /* the group's reference; const once
-                                          covered by nrec */
+    _Atomic(future_t *) f;             /* the group's reference; NULL until
+                                          published, then const (release by
+                                          the add, acquire by the readers) */
+};
+
+/* A waiting call's node in g->waiters. */
+struct gwait {
+    struct fut__wnode node;
+    struct fut__task *task;            /* the waiter's task chain; valid
+                                          while the node is linked */
 };
 
 struct fut_group {
@@ -73,16 +93,14 @@ struct fut_group {
     bool timed_out;                    /* a deadline cancelled it; guarded by lock */
     bool waiter_cancelled;             /* a waiter's cancellation cancelled it; lock */
     int result;                        /* valid once final; guarded by lock */
-    size_t nrec;                       /* records filled; guarded by lock */
-    size_t nres;                       /* records reserved by adds in
-                                          progress (not yet filled); lock */
+    size_t nidx;                       /* records reserved; guarded by lock */
     size_t pending;                    /* see "Counting"; guarded by lock */
     uint64_t fail_seq;                 /* completion number of the first
                                           failure; 0: none; guarded by lock */
     int fail_err;                      /* its code; guarded by lock */
-    struct fut__dlist waiters;         /* fut__wnode of waiting calls; lock */
+    struct fut__dlist waiters;         /* struct gwait of waiting calls; lock */
     struct member *chunk[NCHUNKS];     /* written once under lock, before
-                                          nrec covers them */
+                                          nidx covers them */
 };
 
 /* ---------------------------------------------------------------------
@@ -152,11 +170,18 @@ static int ensure_chunk_locked(struct fut_group *g, size_t i)
  * Members' ends
  * ------------------------------------------------------------------- */
 
+static void notify_all(struct fut__dnode *n);
+
+static future_t *member_future(struct fut_group *g, size_t i)
+{
+    return atomic_load_explicit(&record(g, i)->f, memory_order_acquire);
+}
+
 static void cancel_members(struct fut_group *g, size_t upto)
 {
     for (size_t i = 0; i < upto; i++) {
-        future_t *f = record(g, i)->f;
-        if (!future_done(f))
+        future_t *f = member_future(g, i);
+        if (f && !future_done(f))
             (void)future_cancel(f);    /* a running pool job: EBUSY, runs on */
     }
 }
@@ -168,7 +193,7 @@ static size_t begin_cancel_locked(struct fut_group *g)
     if (g->cancelling)
         return 0;
     g->cancelling = true;
-    return g->nrec;
+    return g->nidx;
 }
 
 /* One member has ended: counted under the lock, and the first failure
@@ -197,78 +222,101 @@ static void member_done(future_t *f, void *arg)
     if (--g->pending == 0)
         n = fut__dlist_take(&g->waiters);
     gunlock(g);                        /* our last access to g */
+    notify_all(n);
+}
+
+/* Notifies the detached waiter nodes from n on; no lock held. */
+static void notify_all(struct fut__dnode *n)
+{
     while (n) {
         struct fut__dnode *next = n->next;   /* n may die once notified */
-        fut__waiter_notify(fut__container_of(n, struct fut__wnode, link)->w);
+        fut__waiter_notify(fut__container_of(n, struct gwait, node.link)->node.w);
         n = next;
     }
 }
 
-/* Drops one reservation that did not become a member. */
+/* Drops one reservation that did not become a member (its record stays
+ * empty). */
 static void unreserve(struct fut_group *g)
 {
     glock(g);
-    g->nres--;
     struct fut__dnode *n = NULL;
     if (--g->pending == 0)
         n = fut__dlist_take(&g->waiters);
     gunlock(g);
-    while (n) {
-        struct fut__dnode *next = n->next;
-        fut__waiter_notify(fut__container_of(n, struct fut__wnode, link)->w);
-        n = next;
-    }
+    notify_all(n);
 }
 
-/* Reserves a record and counts the member-to-be in pending.  Returns 0,
- * EINVAL (the group's wait has returned its result) or ENOMEM. */
-static int reserve(struct fut_group *g)
+/* Reserves record *idx and counts the member-to-be in pending.  Returns
+ * 0, EINVAL (the group's wait has returned its result) or ENOMEM. */
+static int reserve(struct fut_group *g, size_t *idx)
 {
     glock(g);
     if (g->final) {
         gunlock(g);
         return EINVAL;
     }
-    int rc = ensure_chunk_locked(g, g->nrec + g->nres);
+    int rc = ensure_chunk_locked(g, g->nidx);
     if (!rc && g->final)
         rc = EINVAL;                   /* finished while we allocated */
     if (rc) {
         gunlock(g);
         return rc;
     }
-    g->nres++;
+    /* Empty until fill publishes the future: written before nidx covers
+     * it, so readers of nidx see NULL or the future, never garbage. */
+    atomic_store_explicit(&record(g, g->nidx)->f, NULL, memory_order_relaxed);
+    *idx = g->nidx++;
     g->pending++;
     gunlock(g);
     return 0;
 }
 
-/* Fills a reserved record with f (the group takes its own reference) and
- * registers the member's callback; cancels f at once if the group is
- * being cancelled. */
-static void fill(struct fut_group *g, future_t *f)
+static bool chain_holds(const struct fut__task *t, const future_t *f)
 {
-    future_retain(f);
-    glock(g);
-    /* Reserved records are filled in any order, but all reserved indices
-     * have chunks (reserve made sure of it), so the next index is ours. */
-    struct member *m = record(g, g->nrec);
-    m->f = f;
+    for (; t; t = t->outer)
+        if (t->fut == f)
+            return true;
+    return false;
+}
+
+/* Publishes f in its reserved record (the group takes its own reference)
+ * and registers the member's callback; then cancels f at once if the group
+ * is being cancelled, and wakes a waiter that is f itself (see "A member
+ * waiting on its own group"). */
+static void fill(struct fut_group *g, size_t idx, future_t *f)
+{
+    struct member *m = record(g, idx);
     m->cb.fn = member_done;
     m->cb.arg = g;
     m->cb.f = NULL;
     m->cb.qnext = NULL;
     m->cb.node.link.next = m->cb.node.link.prev = NULL;
     m->cb.node.link.on = false;
-    g->nrec++;
-    g->nres--;
+    atomic_store_explicit(&m->f, future_retain(f), memory_order_release);
+    bool linked = fut__on_done_node(f, &m->cb);
+    struct fut__dnode *wake = NULL;    /* detached (on == false) under the
+                                          lock, chained through next */
+    glock(g);
     bool cancel = g->cancelling;
+    if (linked) {
+        for (struct fut__dnode *n = g->waiters.first; n;) {
+            struct fut__dnode *next = n->next;
+            struct gwait *gw = fut__container_of(n, struct gwait, node.link);
+            if (chain_holds(gw->task, f)) {
+                fut__dlist_remove(&g->waiters, n);
+                n->next = wake;
+                wake = n;
+            }
+            n = next;
+        }
+    }
     gunlock(g);
-    /* From here the record is covered by nrec: a concurrent cancel may
-     * already be cancelling f, which is fine (the first one wins). */
-    if (!fut__on_done_node(f, &m->cb))
-        member_done(f, g);             /* complete already */
-    else if (cancel)
-        (void)future_cancel(f);
+    notify_all(wake);
+    if (cancel)
+        (void)future_cancel(f);        /* complete already: EINVAL, harmless */
+    if (!linked)
+        member_done(f, g);             /* complete already: count it now */
 }
 
 /* ---------------------------------------------------------------------
@@ -311,35 +359,44 @@ enum { UNTIL_DONE, CHECK_ONLY };
 
 /* Waits until pending is 0 or the deadline; the waiter's cancellation is
  * seen unless shielded.  Returns 0 (pending reached 0: then the lock is
- * HELD on return), ETIMEDOUT, ECANCELED or ENOMEM (lock not held). */
+ * HELD on return), ETIMEDOUT, ECANCELED, ENOMEM or EDEADLK (the caller is
+ * a member; lock not held). */
 static int wait_empty(struct fut_group *g, uint64_t deadline)
 {
     for (;;) {
         struct fut__waiter w;
-        struct fut__wnode node;
+        struct gwait gw;
         glock(g);
         if (g->pending == 0)
             return 0;                  /* lock held */
         fut__waiter_init(&w, 1, 1);
-        node.w = &w;
-        fut__dlist_append(&g->waiters, &node.link);
+        gw.node.w = &w;
+        gw.task = fut__task_current();
+        fut__dlist_append(&g->waiters, &gw.node.link);
         gunlock(g);
-        int rc = fut__waiter_block(&w, deadline);
+        /* Linked first, then looked: see "A member waiting on its own
+         * group". */
+        int rc = check_self(g);
+        if (!rc)
+            rc = fut__waiter_block(&w, deadline);
         glock(g);
-        uint32_t unlinked = node.link.on;
+        uint32_t unlinked = gw.node.link.on;
         if (unlinked)
-            fut__dlist_remove(&g->waiters, &node.link);
+            fut__dlist_remove(&g->waiters, &gw.node.link);
         gunlock(g);
         fut__waiter_leave(&w, unlinked);
         if (rc)
             return rc;
-        /* fired: pending reached 0 (adds may have raised it again) */
+        /* fired: pending reached 0 (adds may have raised it again), or an
+         * add found this waiter among the members: look again */
     }
 }
 
-/* Cancels every member and waits, shielded, until all have ended.  Cannot
- * fail (no deadline, no cancellation).  Returns with the lock held. */
-static void cancel_and_drain(struct fut_group *g)
+/* Cancels every member and waits, shielded, until all have ended: 0 with
+ * the lock held; or EDEADLK (lock not held), the caller being a member,
+ * which would wait for itself.  Nothing else can fail: no deadline, no
+ * cancellation. */
+static int cancel_and_drain(struct fut_group *g)
 {
     glock(g);
     size_t upto = begin_cancel_locked(g);
@@ -347,10 +404,12 @@ static void cancel_and_drain(struct fut_group *g)
     cancel_members(g, upto);
     struct fut__sched *s = fut__sched_self();
     bool old = s->ops->shield ? s->ops->shield(s, true) : false;
-    while (wait_empty(g, FUT_NO_DEADLINE) != 0)
-        ;   /* no deadline and shielded: block returns 0 only, but be sure */
+    int rc;
+    while ((rc = wait_empty(g, FUT_NO_DEADLINE)) != 0 && rc != EDEADLK)
+        ;
     if (s->ops->shield)
         s->ops->shield(s, old);
+    return rc;
 }
 
 /* The result once pending is 0.  Lock held; sets final. */
@@ -398,7 +457,8 @@ future_t *fut_group_spawn(fut_group_t *g, fut_fn fn, void *arg)
         errno = EPERM;
         return NULL;
     }
-    int rc = reserve(g);
+    size_t idx;
+    int rc = reserve(g, &idx);
     if (rc) {
         errno = rc;
         return NULL;
@@ -410,7 +470,7 @@ future_t *fut_group_spawn(fut_group_t *g, fut_fn fn, void *arg)
         errno = e;
         return NULL;
     }
-    fill(g, f);
+    fill(g, idx, f);
     return f;
 }
 
@@ -420,7 +480,8 @@ future_t *fut_group_submit(fut_group_t *g, fut_pool_t *p, fut_fn fn, void *arg)
         errno = EINVAL;
         return NULL;
     }
-    int rc = reserve(g);
+    size_t idx;
+    int rc = reserve(g, &idx);
     if (rc) {
         errno = rc;
         return NULL;
@@ -432,7 +493,7 @@ future_t *fut_group_submit(fut_group_t *g, fut_pool_t *p, fut_fn fn, void *arg)
         errno = e;
         return NULL;
     }
-    fill(g, f);
+    fill(g, idx, f);
     return f;
 }
 
@@ -440,10 +501,11 @@ int fut_group_add(fut_group_t *g, future_t *f)
 {
     if (!g || !f)
         return EINVAL;
-    int rc = reserve(g);
+    size_t idx;
+    int rc = reserve(g, &idx);
     if (rc)
         return rc;
-    fill(g, f);
+    fill(g, idx, f);
     return 0;
 }
 
@@ -493,8 +555,8 @@ int fut_group_wait(fut_group_t *g, long timeout_ms)
             gunlock(g);
             return rc;
         }
-        if (rc == ENOMEM)
-            return rc;                 /* no timer: nothing changed */
+        if (rc == ENOMEM || rc == EDEADLK)
+            return rc;                 /* nothing changed */
     }
     /* ETIMEDOUT: the deadline for the whole group.  ECANCELED: the waiting
      * coroutine was cancelled.  Either way: cancel, wait, report. */
@@ -509,8 +571,9 @@ int fut_group_wait(fut_group_t *g, long timeout_ms)
     else if (!g->fail_seq)
         g->timed_out = true;           /* a failure that came first wins */
     gunlock(g);
-    cancel_and_drain(g);               /* returns with the lock held */
-    rc = finish_locked(g);
+    if (cancel_and_drain(g) == EDEADLK)
+        return EDEADLK;                /* a member (its add came late) */
+    rc = finish_locked(g);             /* lock held by cancel_and_drain */
     gunlock(g);
     return rc;
 }
@@ -519,14 +582,13 @@ void fut_group_free(fut_group_t *g)
 {
     if (!g)
         return;
-    if (check_self(g)) {
-        errno = EDEADLK;               /* from inside a member: refuse, leak */
+    if (check_self(g) || cancel_and_drain(g) == EDEADLK) {
+        errno = EDEADLK;               /* from inside a member: not freed */
         return;
     }
-    cancel_and_drain(g);
     gunlock(g);
-    for (size_t i = 0; i < g->nrec; i++)
-        future_release(record(g, i)->f);
+    for (size_t i = 0; i < g->nidx; i++)
+        future_release(member_future(g, i));   /* NULL: a failed spawn's */
     for (unsigned k = 0; k < NCHUNKS; k++)
         free(g->chunk[k]);
     free(g);

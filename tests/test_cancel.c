@@ -1486,6 +1486,7 @@ static void *race_thread(void *arg)
     }
     if (cancel_at == SK)
         future_cancel(f);              /* EINVAL once it ended */
+    future_release(f);                 /* the reference race_main gave us */
     return NULL;
 }
 
@@ -1494,7 +1495,7 @@ static void *race_main(void *arg)
     struct race *r = arg;
     future_t *f = fut_spawn(race_waiter, r);
     CO_CHECK(f != NULL);
-    atomic_store(&r->target, f);
+    atomic_store(&r->target, future_retain(f));
     CO_CHECK_RC(future_wait(f, FUT_FOREVER), 0);
     future_release(f);
     return NULL;

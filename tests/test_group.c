@@ -682,6 +682,34 @@ START_TEST(wait_member_waiting_on_own_group_edeadlk)
 }
 END_TEST
 
+/* A job may start, and wait on its group without a time limit, before its
+ * fut_group_submit has registered it as a member: it must still get
+ * EDEADLK, never hang.  Many rounds, on two threads. */
+static void *job_waits_forever_on_group(void *arg)
+{
+    fut_group_t *g = arg;
+    return V(fut_group_wait(g, FUT_FOREVER));
+}
+
+START_TEST(wait_job_waiting_before_its_add_completes_edeadlk)
+{
+    fut_pool_t *p = pool(2, "race");
+    long rounds = TU_ROUNDS(2000);
+    for (long k = 0; k < rounds; k++) {
+        fut_group_t *g = group();
+        future_t *j = fut_group_submit(g, p, job_waits_forever_on_group, g);
+        ck_assert_ptr_nonnull(j);
+        tu_assert_rc(fut_group_wait(g, FUT_FOREVER), 0);
+        void *v = NULL;
+        tu_assert_rc(future_get(j, &v), 0);
+        ck_assert_int_eq((int)(uintptr_t)v, EDEADLK);
+        future_release(j);
+        fut_group_free(g);
+    }
+    fut_pool_free(p);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------
  * Adding from anywhere until the wait returns
  * ------------------------------------------------------------------- */
@@ -1318,6 +1346,7 @@ static Suite *group_suite(void)
     tcase_add_test(tc, wait_waiter_cancelled_before_the_call_cancels_members);
     tcase_add_test(tc, wait_second_wait_same_result_add_einval);
     tcase_add_test(tc, wait_member_waiting_on_own_group_edeadlk);
+    tcase_add_test(tc, wait_job_waiting_before_its_add_completes_edeadlk);
     tc = tu_tcase(s, "adds", 60);
     tcase_add_test(tc, adds_from_threads_and_members_until_the_wait_returns);
     tcase_add_test(tc, adds_racing_the_end_join_or_einval);
