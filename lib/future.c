@@ -256,14 +256,28 @@ bool fut__start(future_t *f)
  * Completion
  * ------------------------------------------------------------------- */
 
+/* The thread's deferred queue links callbacks through their node's next
+ * pointer, free once the node has been detached from its future. */
+static inline struct fut__cb *cb_next(const struct fut__cb *cb)
+{
+    struct fut__dnode *n = cb->node.link.next;
+    return n ? fut__container_of(n, struct fut__cb, node.link) : NULL;
+}
+
+static inline void cb_set_next(struct fut__cb *cb, struct fut__cb *next)
+{
+    cb->node.link.next = next ? &next->node.link : NULL;
+}
+
 /* Runs the thread's deferred callbacks, in the order they were queued;
  * callbacks they cause are appended and run by this same loop.  Each
- * queued callback holds a reference to its future. */
+ * queued callback holds a reference to its future, except a borrowed one,
+ * whose registrar keeps the future alive until it has run. */
 static void drain_callbacks(struct fut__thread *t)
 {
     struct fut__cb *cb;
     while ((cb = t->cbs.head)) {
-        t->cbs.head = cb->qnext;
+        t->cbs.head = cb_next(cb);
         if (!t->cbs.head)
             t->cbs.tail = NULL;
         future_t *f = cb->f;
@@ -271,9 +285,10 @@ static void drain_callbacks(struct fut__thread *t)
          * the waiter it wakes): read the flag before. */
         bool owned = !cb->borrowed;
         cb->fn(f, cb->arg);
-        if (owned)
+        if (owned) {
             free(cb);
-        future_release(f);
+            future_release(f);
+        }
     }
 }
 
@@ -318,24 +333,26 @@ int fut__complete(future_t *f, int from, enum future_state st, void *value, int 
         } else {
             struct fut__cb *cb = fut__container_of(wn, struct fut__cb, node);
             cb->f = f;
-            cb->qnext = NULL;
+            cb_set_next(cb, NULL);     /* n's next was read above */
             if (cb_tail)
-                cb_tail->qnext = cb;
+                cb_set_next(cb_tail, cb);
             else
                 cb_head = cb;
             cb_tail = cb;
-            ncb++;
+            ncb += !cb->borrowed;
         }
         n = next;
     }
     if (!cb_head)
         return 0;
 
-    /* Each queued callback keeps f alive until it has run. */
-    atomic_fetch_add_explicit(&f->refs, (unsigned)ncb, memory_order_relaxed);
+    /* Each queued callback keeps f alive until it has run (a borrowed one's
+     * registrar does). */
+    if (ncb)
+        atomic_fetch_add_explicit(&f->refs, (unsigned)ncb, memory_order_relaxed);
     struct fut__thread *t = fut__self();
     if (t->cbs.tail)
-        t->cbs.tail->qnext = cb_head;
+        cb_set_next(t->cbs.tail, cb_head);
     else
         t->cbs.head = cb_head;
     t->cbs.tail = cb_tail;

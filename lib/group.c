@@ -12,57 +12,66 @@
  * waiter protocol, like every wait of the library.  It never names the pool
  * or the loop.
  *
- * Members.  Each member has a record (struct member) holding the group's
- * own reference to its future and a borrowed callback node linked into the
- * future's waiter list until it completes.  Records live in chunks that
- * never move (a node linked into a future must stay where it is): chunk k
- * holds CHUNK0 << k records, so record i is found by arithmetic, the chunk
- * table never grows, and a group of n members makes O(log n) allocations.
- * An add reserves record nidx++ (its chunk made first) under the lock,
- * creates the member, then publishes the future in the record (`f`,
- * atomic, NULL until then; a reservation whose spawn failed stays NULL for
- * good).  The chunk pointers are written under the lock before nidx covers
- * them, so whoever reads nidx under the lock may walk records [0, nidx)
- * without it, skipping the NULL ones.
+ * Members.  Each member has a record: a borrowed callback node linked
+ * into its future's waiter list until the future completes, and a slot
+ * holding the group's own reference to the future.  Records live in chunks
+ * that never move (a node linked into a future must stay where it is):
+ * chunk k holds CHUNK0 << k records, so record i is found by arithmetic,
+ * the chunk table never grows, and a group of n members makes O(log n)
+ * allocations.  A chunk keeps its nodes (one cache line each, aligned) and
+ * its slots (zeroed, eight to a line) apart, so the passes over the
+ * futures (cancelling, freeing) read one line per eight members.  An add reserves the next index, makes the index's chunk
+ * if it is missing (one CAS installs it), creates the member, then
+ * publishes its future in the record (`f`; a record whose spawn failed
+ * stays NULL).  Readers walk records [0, nidx) and skip missing chunks and
+ * NULL records.
  *
- * Counting.  `pending` counts members whose end has not been counted yet,
- * plus adds in progress (fut_group_spawn and fut_group_submit reserve one
- * before creating the member, so the group cannot finish under them).  A
- * member's callback decrements it under the lock and, at zero, takes the
- * waiters off, releases the lock and notifies them.  Every decision that
- * ends a wait (pending == 0, the result) is taken under the lock, and the
- * callback's last access to the group is its unlock: so a waiter that saw
- * pending == 0 under the lock may return and the group be freed at once.
+ * Counting.  `word` holds, in one atomic (so that an add costs one CAS):
+ * the number of records reserved (nidx, bits 32-62), the number of
+ * members whose end has not been counted plus adds in progress (pending,
+ * bits 0-31: an add reserves before it creates the member, so the group
+ * cannot end under it), and the FINAL bit (63).  An add adds one to both
+ * by CAS unless FINAL is set (then EINVAL).  A member's end
+ * decrements pending by CAS while that leaves it above zero; the decrement
+ * that takes it to zero is made under the lock, which also detaches the waiters
+ * to notify.  A waiter decides that the group has ended only under the
+ * lock, where it sets FINAL by CAS from pending 0: so the last
+ * decrementer's unlock is its last access to the group, and the group may
+ * be freed as soon as a waiter has returned.  Once FINAL is set, pending
+ * stays 0 for good.
  *
- * Cancelling.  `cancelling` goes true once (fut_group_cancel, the first
- * failure, a deadline, the waiter's cancellation, fut_group_free), under
- * the lock, with a snapshot of nidx; the records of that snapshot are then
- * cancelled with no lock held (future_cancel runs callbacks).  An add
- * publishes its record's future, then reads `cancelling` under the lock and
- * cancels its member itself if it is set: whichever of the two takes the
- * lock second sees the other's work, so every member is cancelled.  A cancel from inside a member's
- * callback (the first failure) runs while that member is still counted in
- * `pending`, so the group cannot be freed under it.
- *
- * Lock: `lock`, a byte spin lock held for a few field updates only (as a
- * future's), never across an allocation, a wake-up, or a call that runs
- * user code.  Order: it is a leaf; nothing is taken while it is held.
+ * Cancelling.  `cancelling` goes true once (an exchange: fut_group_cancel,
+ * the first failure, a deadline, the waiter's cancellation,
+ * fut_group_free); the one that set it reads nidx (word) and cancels records
+ * [0, nidx) with no lock held (future_cancel runs callbacks).  An add
+ * publishes its record's future, then reads `cancelling` and cancels its
+ * member itself if it is set.  All four accesses are seq_cst: either the
+ * add sees `cancelling`, or the canceller sees the record (store-buffering
+ * pattern).  A cancel from inside a member's callback (the first failure)
+ * runs while that member is still counted, so the group cannot go.
  *
  * A member waiting on its own group (EDEADLK).  A waiting call looks at
  * the tasks running on its thread's stack (their futures) for the group's
- * callback node, after linking its waiter node.  A job may start, and wait
- * on its group, before its add has linked that node (fut_pool_submit
- * returns after the job is queued); so an add, after linking a member's
- * node, wakes every waiter whose task chain holds that member: it looks
- * again and finds itself.  One of the two always sees the other (each
- * publishes, then looks).
+ * callback node, after linking its waiter node and counting itself in
+ * `nwaiters`.  A job may start, and wait on its group, before its add has
+ * linked that node (fut_pool_submit returns after the job is queued); so an
+ * add, after linking a member's node, looks at `nwaiters` and, if anyone
+ * waits, wakes every waiter whose task chain holds that member: it looks
+ * again and finds itself.  Each side publishes, then looks (the future's
+ * lock orders the node, nwaiters is seq_cst), so one sees the other.
+ *
+ * Lock: `lock`, a byte spin lock held for a few field updates only (as a
+ * future's), never across an allocation, a wake-up, or a call that runs
+ * user code.  It is a leaf: nothing is taken while it is held.  It guards
+ * the waiters, the failure record and the result.  The common path of an
+ * add and of a member's end does not take it.
  *
  * Result (fut_group_wait): 0, the first failure in completion order (the
  * failed member with the smallest completion number), ETIMEDOUT (the
  * deadline passed first and the members were cancelled and waited for),
  * ECANCELED (the waiting coroutine was cancelled).  Once a wait has
- * returned one of these, `final` is set: later adds give EINVAL and later
- * waits return the same result at once.
+ * returned one of these, later adds give EINVAL and later waits return the
+ * same result at once.
  */
 #include "internal.h"
 
@@ -70,13 +79,18 @@
 
 #define CHUNK0 32u                     /* records in chunk 0 */
 #define NCHUNKS 40                     /* chunk k: CHUNK0 << k records */
+#define FINAL ((uint64_t)1 << 63)      /* in word: the group has ended */
+#define IDX_ONE ((uint64_t)1 << 32)    /* in word: one record reserved */
+#define IDX_MAX 0x7fffffffu            /* records a group may reserve */
+#define PENDING(w) ((uint32_t)(w))     /* in word: not counted down */
+#define NIDX(w) ((size_t)(((w) >> 32) & IDX_MAX))
 
-struct member {
-    struct fut__cb cb;                 /* linked in f's waiters until f ends;
-                                          cb.arg is the group */
-    _Atomic(future_t *) f;             /* the group's reference; NULL until
-                                          published, then const (release by
-                                          the add, acquire by the readers) */
+/* Record i of a chunk of n: the callback node cbs[i] (linked in the
+ * member's waiters until it ends; arg is the group) and the slot fs[i]
+ * (the group's reference; NULL until published, then const). */
+struct chunk {
+    struct fut__cb *cbs;               /* n nodes, 64-byte aligned */
+    _Atomic(future_t *) *fs;           /* n slots, zeroed */
 };
 
 /* A waiting call's node in g->waiters. */
@@ -87,20 +101,20 @@ struct gwait {
 };
 
 struct fut_group {
+    _Atomic uint64_t word;             /* FINAL | nidx | pending: see
+                                          "Counting" */
+    atomic_bool cancelling;            /* only false -> true */
+    atomic_uint nwaiters;              /* waiting calls with a linked node */
     atomic_uchar lock;                 /* see "Lock" above */
-    bool cancelling;                   /* guarded by lock; only false -> true */
-    bool final;                        /* a wait returned `result`; guarded by lock */
-    bool timed_out;                    /* a deadline cancelled it; guarded by lock */
-    bool waiter_cancelled;             /* a waiter's cancellation cancelled it; lock */
-    int result;                        /* valid once final; guarded by lock */
-    size_t nidx;                       /* records reserved; guarded by lock */
-    size_t pending;                    /* see "Counting"; guarded by lock */
+    bool have_result;                  /* result is set; guarded by lock */
+    bool timed_out;                    /* a deadline cancelled it; lock */
+    bool waiter_cancelled;             /* a waiter's cancellation did; lock */
+    int result;                        /* once have_result; guarded by lock */
     uint64_t fail_seq;                 /* completion number of the first
                                           failure; 0: none; guarded by lock */
     int fail_err;                      /* its code; guarded by lock */
-    struct fut__dlist waiters;         /* struct gwait of waiting calls; lock */
-    struct member *chunk[NCHUNKS];     /* written once under lock, before
-                                          nidx covers them */
+    struct fut__dlist waiters;         /* struct gwait; guarded by lock */
+    _Atomic(struct chunk *) chunk[NCHUNKS];    /* set once by CAS; seq_cst */
 };
 
 /* ---------------------------------------------------------------------
@@ -136,45 +150,97 @@ static unsigned chunk_of(size_t i, size_t *off)
     return k;
 }
 
-static struct member *record(struct fut_group *g, size_t i)
+/* Record i: its chunk (NULL if the chunk does not exist, yet or for
+ * good) and its offset there. */
+static struct chunk *record(struct fut_group *g, size_t i, size_t *off)
 {
-    size_t off;
-    unsigned k = chunk_of(i, &off);
-    return &g->chunk[k][off];
+    unsigned k = chunk_of(i, off);
+    /* seq_cst, as the install: a canceller that finds no chunk is ordered
+     * against the add that makes it (see "Cancelling"). */
+    return k < NCHUNKS ? atomic_load(&g->chunk[k]) : NULL;
 }
 
-/* Makes sure record `i` has a chunk.  Lock held on entry and on return;
- * dropped around the allocation.  Returns 0 or ENOMEM. */
-static int ensure_chunk_locked(struct fut_group *g, size_t i)
+/* One allocation: the header, the nodes (aligned), the slots. */
+static struct chunk *chunk_new(size_t n)
 {
-    size_t off;
-    unsigned k = chunk_of(i, &off);
+    size_t head = (sizeof(struct chunk) + 63) & ~(size_t)63;
+    void *mem = NULL;
+    if (fut__alloc_fails() ||
+        posix_memalign(&mem, 64, head + n * (sizeof(struct fut__cb) + sizeof(future_t *))))
+        return NULL;
+    struct chunk *c = mem;
+    c->cbs = (struct fut__cb *)((char *)mem + head);
+    c->fs = (_Atomic(future_t *) *)(void *)(c->cbs + n);
+    for (size_t i = 0; i < n; i++)
+        atomic_init(&c->fs[i], NULL);
+    return c;
+}
+
+/* Record i's chunk, made if needed.  NULL on ENOMEM. */
+static struct chunk *record_make(struct fut_group *g, size_t i, size_t *off)
+{
+    unsigned k = chunk_of(i, off);
     if (k >= NCHUNKS)
-        return ENOMEM;
-    if (g->chunk[k])
-        return 0;
-    gunlock(g);
-    size_t cnt = (size_t)CHUNK0 << k;
-    struct member *c = fut__malloc(cnt * sizeof *c);
-    glock(g);
-    if (!c)
-        return g->chunk[k] ? 0 : ENOMEM;
-    if (g->chunk[k])
-        free(c);                       /* another add made it meanwhile */
-    else
-        g->chunk[k] = c;
-    return 0;
+        return NULL;
+    struct chunk *c = atomic_load(&g->chunk[k]);
+    if (FUT_LIKELY(c != NULL))
+        return c;
+    /* Slots zeroed before anyone can see them. */
+    struct chunk *mine = chunk_new((size_t)CHUNK0 << k);
+    if (!mine)
+        return NULL;
+    if (atomic_compare_exchange_strong(&g->chunk[k], &c, mine))
+        return mine;
+    free(mine);                        /* another add made it meanwhile */
+    return c;
 }
-
-/* ---------------------------------------------------------------------
- * Members' ends
- * ------------------------------------------------------------------- */
-
-static void notify_all(struct fut__dnode *n);
 
 static future_t *member_future(struct fut_group *g, size_t i)
 {
-    return atomic_load_explicit(&record(g, i)->f, memory_order_acquire);
+    size_t off;
+    struct chunk *c = record(g, i, &off);
+    return c ? atomic_load(&c->fs[off]) : NULL;   /* seq_cst: see "Cancelling" */
+}
+
+/* ---------------------------------------------------------------------
+ * Counting down, cancelling
+ * ------------------------------------------------------------------- */
+
+/* Notifies the detached waiter nodes from n on (chained through next); no
+ * lock held. */
+static void notify_all(struct fut__dnode *n)
+{
+    while (n) {
+        struct fut__dnode *next = n->next;   /* n may die once notified */
+        fut__waiter_notify(fut__container_of(n, struct gwait, node.link)->node.w);
+        n = next;
+    }
+}
+
+/* One member (or reservation) less.  See "Counting". */
+static void count_down(struct fut_group *g)
+{
+    uint64_t w = atomic_load_explicit(&g->word, memory_order_relaxed);
+    while (PENDING(w) > 1) {
+        if (atomic_compare_exchange_weak_explicit(&g->word, &w, w - 1, memory_order_acq_rel,
+                                                  memory_order_relaxed))
+            return;                    /* not the last: no access after this */
+    }
+    glock(g);
+    struct fut__dnode *n = NULL;
+    if (PENDING(atomic_fetch_sub_explicit(&g->word, 1, memory_order_acq_rel)) == 1)
+        n = fut__dlist_take(&g->waiters);
+    gunlock(g);                        /* the last access to g */
+    notify_all(n);
+}
+
+/* Sets `cancelling` once; returns how many records the caller must cancel
+ * (0 if it was set before). */
+static size_t begin_cancel(struct fut_group *g)
+{
+    if (atomic_exchange(&g->cancelling, true))
+        return 0;
+    return NIDX(atomic_load(&g->word));
 }
 
 static void cancel_members(struct fut_group *g, size_t upto)
@@ -186,24 +252,13 @@ static void cancel_members(struct fut_group *g, size_t upto)
     }
 }
 
-/* Sets `cancelling` (if not yet) and returns how many records the caller
- * must cancel (0 if someone else does).  Lock held. */
-static size_t begin_cancel_locked(struct fut_group *g)
-{
-    if (g->cancelling)
-        return 0;
-    g->cancelling = true;
-    return g->nidx;
-}
-
-/* One member has ended: counted under the lock, and the first failure
- * cancels the others.  Runs as the member's callback (any thread), or in
- * the adder for a member complete when added. */
+/* One member has ended: the first failure cancels the others, then it is
+ * counted down.  Runs as the member's callback (any thread), or in the
+ * adder for a member complete when added. */
 static void member_done(future_t *f, void *arg)
 {
     struct fut_group *g = arg;
     int st = future_state(f);
-    size_t upto = 0;
     if (st != FUTURE_DONE) {
         int err = st == FUTURE_CANCELLED ? ECANCELED : f->err;
         uint64_t seq = f->seq;         /* published with the state */
@@ -212,63 +267,35 @@ static void member_done(future_t *f, void *arg)
             g->fail_seq = seq;
             g->fail_err = err;
         }
-        upto = begin_cancel_locked(g);
         gunlock(g);
-        /* Still counted in pending: g cannot go while we cancel. */
-        cancel_members(g, upto);
+        /* Still counted: g cannot go while we cancel. */
+        cancel_members(g, begin_cancel(g));
     }
-    glock(g);
-    struct fut__dnode *n = NULL;
-    if (--g->pending == 0)
-        n = fut__dlist_take(&g->waiters);
-    gunlock(g);                        /* our last access to g */
-    notify_all(n);
+    count_down(g);
 }
 
-/* Notifies the detached waiter nodes from n on; no lock held. */
-static void notify_all(struct fut__dnode *n)
-{
-    while (n) {
-        struct fut__dnode *next = n->next;   /* n may die once notified */
-        fut__waiter_notify(fut__container_of(n, struct gwait, node.link)->node.w);
-        n = next;
-    }
-}
+/* ---------------------------------------------------------------------
+ * Adding
+ * ------------------------------------------------------------------- */
 
-/* Drops one reservation that did not become a member (its record stays
- * empty). */
-static void unreserve(struct fut_group *g)
-{
-    glock(g);
-    struct fut__dnode *n = NULL;
-    if (--g->pending == 0)
-        n = fut__dlist_take(&g->waiters);
-    gunlock(g);
-    notify_all(n);
-}
-
-/* Reserves record *idx and counts the member-to-be in pending.  Returns
- * 0, EINVAL (the group's wait has returned its result) or ENOMEM. */
+/* Reserves record *idx and counts the member-to-be.  Returns 0, EINVAL
+ * (the group has ended: its wait returned a final result) or ENOMEM. */
 static int reserve(struct fut_group *g, size_t *idx)
 {
-    glock(g);
-    if (g->final) {
-        gunlock(g);
-        return EINVAL;
+    uint64_t w = atomic_load_explicit(&g->word, memory_order_relaxed);
+    do {
+        if (w & FINAL)
+            return EINVAL;
+        if (NIDX(w) == IDX_MAX)
+            return ENOMEM;             /* 2^31 - 1 members: no more records */
+        /* seq_cst: see "Cancelling" */
+    } while (!atomic_compare_exchange_weak(&g->word, &w, w + IDX_ONE + 1));
+    size_t i = NIDX(w), off;
+    if (!record_make(g, i, &off)) {
+        count_down(g);                 /* the record stays empty */
+        return ENOMEM;
     }
-    int rc = ensure_chunk_locked(g, g->nidx);
-    if (!rc && g->final)
-        rc = EINVAL;                   /* finished while we allocated */
-    if (rc) {
-        gunlock(g);
-        return rc;
-    }
-    /* Empty until fill publishes the future: written before nidx covers
-     * it, so readers of nidx see NULL or the future, never garbage. */
-    atomic_store_explicit(&record(g, g->nidx)->f, NULL, memory_order_relaxed);
-    *idx = g->nidx++;
-    g->pending++;
-    gunlock(g);
+    *idx = i;
     return 0;
 }
 
@@ -280,41 +307,45 @@ static bool chain_holds(const struct fut__task *t, const future_t *f)
     return false;
 }
 
-/* Publishes f in its reserved record (the group takes its own reference)
- * and registers the member's callback; then cancels f at once if the group
- * is being cancelled, and wakes a waiter that is f itself (see "A member
- * waiting on its own group"). */
-static void fill(struct fut_group *g, size_t idx, future_t *f)
+/* Wakes the waiters whose task chain holds f (now known as a member). */
+static void wake_self_waiters(struct fut_group *g, future_t *f)
 {
-    struct member *m = record(g, idx);
-    m->cb.fn = member_done;
-    m->cb.arg = g;
-    m->cb.f = NULL;
-    m->cb.qnext = NULL;
-    m->cb.node.link.next = m->cb.node.link.prev = NULL;
-    m->cb.node.link.on = false;
-    atomic_store_explicit(&m->f, future_retain(f), memory_order_release);
-    bool linked = fut__on_done_node(f, &m->cb);
     struct fut__dnode *wake = NULL;    /* detached (on == false) under the
                                           lock, chained through next */
     glock(g);
-    bool cancel = g->cancelling;
-    if (linked) {
-        for (struct fut__dnode *n = g->waiters.first; n;) {
-            struct fut__dnode *next = n->next;
-            struct gwait *gw = fut__container_of(n, struct gwait, node.link);
-            if (chain_holds(gw->task, f)) {
-                fut__dlist_remove(&g->waiters, n);
-                n->next = wake;
-                wake = n;
-            }
-            n = next;
+    for (struct fut__dnode *n = g->waiters.first; n;) {
+        struct fut__dnode *next = n->next;
+        struct gwait *gw = fut__container_of(n, struct gwait, node.link);
+        if (chain_holds(gw->task, f)) {
+            fut__dlist_remove(&g->waiters, n);
+            n->next = wake;
+            wake = n;
         }
+        n = next;
     }
     gunlock(g);
     notify_all(wake);
-    if (cancel)
+}
+
+/* Publishes f in its reserved record (the group takes its own reference)
+ * and registers the member's callback; then cancels f at once if the group
+ * is being cancelled, and wakes a waiter that is f itself. */
+static void fill(struct fut_group *g, size_t idx, future_t *f)
+{
+    size_t off;
+    struct chunk *c = record(g, idx, &off);     /* made by reserve */
+    struct fut__cb *cb = &c->cbs[off];
+    cb->fn = member_done;
+    cb->arg = g;
+    cb->f = NULL;
+    cb->node.link.next = cb->node.link.prev = NULL;
+    cb->node.link.on = false;
+    atomic_store(&c->fs[off], future_retain(f));   /* seq_cst: see "Cancelling" */
+    bool linked = fut__on_done_node(f, cb);
+    if (atomic_load(&g->cancelling))
         (void)future_cancel(f);        /* complete already: EINVAL, harmless */
+    if (linked && atomic_load(&g->nwaiters))
+        wake_self_waiters(g, f);
     if (!linked)
         member_done(f, g);             /* complete already: count it now */
 }
@@ -355,27 +386,35 @@ static int check_self(struct fut_group *g)
  * Waiting
  * ------------------------------------------------------------------- */
 
-enum { UNTIL_DONE, CHECK_ONLY };
+/* If every member has been counted down, makes the group final (a CAS
+ * from 0, which adds in progress make fail).  Lock held.  True if final. */
+static bool try_final_locked(struct fut_group *g)
+{
+    uint64_t w = atomic_load(&g->word);
+    if (w & FINAL)
+        return true;
+    return PENDING(w) == 0 && atomic_compare_exchange_strong(&g->word, &w, w | FINAL);
+}
 
-/* Waits until pending is 0 or the deadline; the waiter's cancellation is
- * seen unless shielded.  Returns 0 (pending reached 0: then the lock is
- * HELD on return), ETIMEDOUT, ECANCELED, ENOMEM or EDEADLK (the caller is
- * a member; lock not held). */
-static int wait_empty(struct fut_group *g, uint64_t deadline)
+/* Waits until the group has ended or the deadline; the waiter's
+ * cancellation is seen unless shielded.  Returns 0 (the group is final:
+ * then the lock is HELD on return), ETIMEDOUT, ECANCELED, ENOMEM or
+ * EDEADLK (the caller is a member; lock not held). */
+static int wait_final(struct fut_group *g, uint64_t deadline)
 {
     for (;;) {
         struct fut__waiter w;
         struct gwait gw;
         glock(g);
-        if (g->pending == 0)
+        if (try_final_locked(g))
             return 0;                  /* lock held */
         fut__waiter_init(&w, 1, 1);
         gw.node.w = &w;
         gw.task = fut__task_current();
         fut__dlist_append(&g->waiters, &gw.node.link);
+        atomic_fetch_add(&g->nwaiters, 1);     /* seq_cst: see "A member..." */
         gunlock(g);
-        /* Linked first, then looked: see "A member waiting on its own
-         * group". */
+        /* Published first, then looked. */
         int rc = check_self(g);
         if (!rc)
             rc = fut__waiter_block(&w, deadline);
@@ -383,40 +422,38 @@ static int wait_empty(struct fut_group *g, uint64_t deadline)
         uint32_t unlinked = gw.node.link.on;
         if (unlinked)
             fut__dlist_remove(&g->waiters, &gw.node.link);
+        atomic_fetch_sub(&g->nwaiters, 1);
         gunlock(g);
         fut__waiter_leave(&w, unlinked);
         if (rc)
             return rc;
-        /* fired: pending reached 0 (adds may have raised it again), or an
-         * add found this waiter among the members: look again */
+        /* fired: the count reached 0 (an add may have raised it again), or
+         * an add found this waiter among the members: look again */
     }
 }
 
 /* Cancels every member and waits, shielded, until all have ended: 0 with
- * the lock held; or EDEADLK (lock not held), the caller being a member,
- * which would wait for itself.  Nothing else can fail: no deadline, no
- * cancellation. */
+ * the lock held (the group final); or EDEADLK (lock not held), the caller
+ * being a member, which would wait for itself.  Nothing else can fail: no
+ * deadline, no cancellation. */
 static int cancel_and_drain(struct fut_group *g)
 {
-    glock(g);
-    size_t upto = begin_cancel_locked(g);
-    gunlock(g);
-    cancel_members(g, upto);
+    cancel_members(g, begin_cancel(g));
     struct fut__sched *s = fut__sched_self();
     bool old = s->ops->shield ? s->ops->shield(s, true) : false;
     int rc;
-    while ((rc = wait_empty(g, FUT_NO_DEADLINE)) != 0 && rc != EDEADLK)
+    while ((rc = wait_final(g, FUT_NO_DEADLINE)) != 0 && rc != EDEADLK)
         ;
     if (s->ops->shield)
         s->ops->shield(s, old);
     return rc;
 }
 
-/* The result once pending is 0.  Lock held; sets final. */
-static int finish_locked(struct fut_group *g)
+/* The result once final.  Lock held. */
+static int result_locked(struct fut_group *g)
 {
-    if (!g->final) {
-        g->final = true;
+    if (!g->have_result) {
+        g->have_result = true;
         /* timed_out is set only when no failure came first; the members
          * the deadline cancelled then count as failures after it. */
         if (g->waiter_cancelled)
@@ -442,8 +479,13 @@ fut_group_t *fut_group_new(void)
         errno = ENOMEM;
         return NULL;
     }
+    atomic_init(&g->word, 0);
+    atomic_init(&g->cancelling, false);
+    atomic_init(&g->nwaiters, 0);
     atomic_init(&g->lock, 0);
     fut__dlist_init(&g->waiters);
+    for (unsigned k = 0; k < NCHUNKS; k++)
+        atomic_init(&g->chunk[k], NULL);
     return g;
 }
 
@@ -466,7 +508,7 @@ future_t *fut_group_spawn(fut_group_t *g, fut_fn fn, void *arg)
     future_t *f = fut_spawn(fn, arg);
     if (!f) {
         int e = errno;
-        unreserve(g);
+        count_down(g);                 /* the record stays empty */
         errno = e;
         return NULL;
     }
@@ -489,7 +531,7 @@ future_t *fut_group_submit(fut_group_t *g, fut_pool_t *p, fut_fn fn, void *arg)
     future_t *f = fut_pool_submit(p, fn, arg);
     if (!f) {
         int e = errno;
-        unreserve(g);
+        count_down(g);
         errno = e;
         return NULL;
     }
@@ -513,10 +555,7 @@ int fut_group_cancel(fut_group_t *g)
 {
     if (!g)
         return EINVAL;
-    glock(g);
-    size_t upto = begin_cancel_locked(g);
-    gunlock(g);
-    cancel_members(g, upto);
+    cancel_members(g, begin_cancel(g));
     return 0;
 }
 
@@ -524,13 +563,12 @@ int fut_group_wait(fut_group_t *g, long timeout_ms)
 {
     if (!g || (timeout_ms < 0 && timeout_ms != FUT_FOREVER))
         return EINVAL;
-    glock(g);
-    if (g->final) {
-        int r = g->result;
+    if (atomic_load(&g->word) & FINAL) {
+        glock(g);
+        int r = result_locked(g);
         gunlock(g);
         return r;
     }
-    gunlock(g);
     int rc = check_self(g);
     if (rc)
         return rc;
@@ -541,17 +579,13 @@ int fut_group_wait(fut_group_t *g, long timeout_ms)
             /* Only checks: nothing is cancelled, nothing is final unless
              * every member has ended. */
             glock(g);
-            if (g->pending) {
-                gunlock(g);
-                return ETIMEDOUT;
-            }
-            rc = finish_locked(g);
+            rc = try_final_locked(g) ? result_locked(g) : ETIMEDOUT;
             gunlock(g);
             return rc;
         }
-        rc = wait_empty(g, fut__deadline(timeout_ms));
+        rc = wait_final(g, fut__deadline(timeout_ms));
         if (rc == 0) {
-            rc = finish_locked(g);     /* lock held by wait_empty */
+            rc = result_locked(g);     /* lock held by wait_final */
             gunlock(g);
             return rc;
         }
@@ -561,8 +595,8 @@ int fut_group_wait(fut_group_t *g, long timeout_ms)
     /* ETIMEDOUT: the deadline for the whole group.  ECANCELED: the waiting
      * coroutine was cancelled.  Either way: cancel, wait, report. */
     glock(g);
-    if (rc == ETIMEDOUT && g->pending == 0) {
-        rc = finish_locked(g);         /* the last end raced the deadline */
+    if (rc == ETIMEDOUT && try_final_locked(g)) {
+        rc = result_locked(g);         /* the last end raced the deadline */
         gunlock(g);
         return rc;
     }
@@ -573,7 +607,7 @@ int fut_group_wait(fut_group_t *g, long timeout_ms)
     gunlock(g);
     if (cancel_and_drain(g) == EDEADLK)
         return EDEADLK;                /* a member (its add came late) */
-    rc = finish_locked(g);             /* lock held by cancel_and_drain */
+    rc = result_locked(g);             /* lock held by cancel_and_drain */
     gunlock(g);
     return rc;
 }
@@ -582,14 +616,18 @@ void fut_group_free(fut_group_t *g)
 {
     if (!g)
         return;
-    if (check_self(g) || cancel_and_drain(g) == EDEADLK) {
-        errno = EDEADLK;               /* from inside a member: not freed */
-        return;
+    /* Ended already (its wait returned): nothing to cancel or wait for. */
+    if (!(atomic_load(&g->word) & FINAL)) {
+        if (check_self(g) || cancel_and_drain(g) == EDEADLK) {
+            errno = EDEADLK;           /* from inside a member: not freed */
+            return;
+        }
+        gunlock(g);
     }
-    gunlock(g);
-    for (size_t i = 0; i < g->nidx; i++)
-        future_release(member_future(g, i));   /* NULL: a failed spawn's */
+    size_t n = NIDX(atomic_load(&g->word));
+    for (size_t i = 0; i < n; i++)
+        future_release(member_future(g, i));   /* NULL: an empty record */
     for (unsigned k = 0; k < NCHUNKS; k++)
-        free(g->chunk[k]);
+        free(atomic_load_explicit(&g->chunk[k], memory_order_relaxed));
     free(g);
 }

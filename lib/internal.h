@@ -460,11 +460,15 @@ struct fut__cb {                       /* a future_on_done registration */
     struct fut__wnode node;            /* node.w == NULL marks a callback */
     void (*fn)(future_t *f, void *arg);
     void *arg;
-    future_t *f;                       /* set when queued to run */
-    struct fut__cb *qnext;             /* the thread's deferred queue */
+    future_t *f;                       /* set when queued to run; while
+                                          queued, node.link.next links the
+                                          thread's deferred queue */
     bool borrowed;                     /* owned by the registrar (a task
-                                          group's member record), not freed
-                                          after it runs; const */
+                                          group's member record): not freed
+                                          after it runs, and it takes no
+                                          reference on f (the registrar
+                                          keeps f alive until it has run);
+                                          const */
 };
 
 struct future {
@@ -587,8 +591,8 @@ FUT_HIDDEN bool fut__start(future_t *f);
  * EDEADLK see it), then completes f from RUNNING with the outcome. */
 FUT_HIDDEN void fut__run_task(future_t *f);
 /* Registers cb (caller-owned: cb->borrowed is set, and cb must stay
- * valid until it has run) to run as future_on_done would, without an
- * allocation.  Returns false, registering nothing, if f is already
+ * valid, and f alive, until it has run) to run as future_on_done would,
+ * without an allocation.  Returns false, registering nothing, if f is already
  * complete: the caller then runs its callback itself. */
 FUT_HIDDEN bool fut__on_done_node(future_t *f, struct fut__cb *cb);
 
