@@ -592,7 +592,8 @@ FUT_API int fut_group_cancel(fut_group_t *g);
  *              running, and nothing is cancelled (that ETIMEDOUT is not
  *              final);
  *   ECANCELED  the waiting coroutine was cancelled (now, or before the
- *              call): the members were cancelled and waited for;
+ *              call, whatever the timeout): the members were cancelled and
+ *              waited for;
  *   EDEADLK    called from inside one of g's members (the group could
  *              never end first);
  *   EINVAL     NULL g, bad timeout;

@@ -596,6 +596,56 @@ START_TEST(wait_waiter_cancelled_before_the_call_cancels_members)
 }
 END_TEST
 
+/* Even a wait with a timeout of 0 (which only checks) delivers the
+ * waiter's cancellation: the members are cancelled and waited for. */
+struct check_cancelled {
+    future_t *prom;
+    atomic_int sleeper_rc;
+    int rc, rc_again;
+};
+
+static void *cancelled_checker(void *arg)
+{
+    struct check_cancelled *c = arg;
+    fut_group_t *g = fut_group_new();
+    CO_CHECK(g != NULL);
+    future_t *s = fut_group_spawn(g, sleeps_long, &c->sleeper_rc);
+    CO_CHECK(s != NULL);
+    CO_CHECK_RC(fut_group_add(g, c->prom), 0);
+    CO_CHECK_RC(fut_yield(), 0);       /* the sleeper sleeps */
+    CO_CHECK_RC(future_cancel(fut_current()), 0);
+    c->rc = fut_group_wait(g, 0);
+    CO_CHECK(future_done(s));
+    c->rc_again = fut_group_wait(g, FUT_FOREVER);
+    future_release(s);
+    fut_group_free(g);
+    return NULL;
+}
+
+static void *check_cancelled_main(void *arg)
+{
+    future_t *f = fut_spawn(cancelled_checker, arg);
+    CO_CHECK(f != NULL);
+    CO_CHECK_RC(future_wait(f, FUT_FOREVER), 0);
+    future_release(f);
+    return NULL;
+}
+
+START_TEST(wait_timeout_0_in_cancelled_coroutine_cancels_members)
+{
+    struct check_cancelled c;
+    memset(&c, 0, sizeof c);
+    c.prom = promise();
+    atomic_init(&c.sleeper_rc, -1);
+    run_ok(check_cancelled_main, &c);
+    tu_assert_rc(c.rc, ECANCELED);
+    tu_assert_rc(c.rc_again, ECANCELED);
+    tu_assert_state(c.prom, FUTURE_CANCELLED);
+    tu_assert_rc(atomic_load(&c.sleeper_rc), ECANCELED);
+    future_release(c.prom);
+}
+END_TEST
+
 /* A second wait returns the same result at once, for every final result;
  * adding then gives EINVAL from any of the three calls. */
 START_TEST(wait_second_wait_same_result_add_einval)
@@ -1342,6 +1392,7 @@ static Suite *group_suite(void)
     tcase_add_test(tc, wait_deadline_cancels_waits_etimedout);
     tcase_add_test(tc, wait_failure_before_deadline_wins);
     tcase_add_test(tc, wait_timeout_0_only_checks);
+    tcase_add_test(tc, wait_timeout_0_in_cancelled_coroutine_cancels_members);
     tcase_add_test(tc, wait_waiter_cancelled_cancels_members_waits_ecanceled);
     tcase_add_test(tc, wait_waiter_cancelled_before_the_call_cancels_members);
     tcase_add_test(tc, wait_second_wait_same_result_add_einval);
