@@ -74,6 +74,7 @@ static void *cut_avocado(void *arg)   /* a pool job: the helper's hands */
 static void *make_lunch(void *arg)
 {
     fut_pool_t *pool = arg;
+    future_set_name(fut_current(), "make_lunch");
     fut_group_t *g = fut_group_new();
     if (!g)
         return fut_raise(errno);
