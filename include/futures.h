@@ -606,7 +606,7 @@ FUT_API int fut_group_wait(fut_group_t *g, long timeout_ms);
 
 /* Cancels the members not complete, waits for all of them to end, drops
  * the group's references and frees g.  NULL is fine.  Called from inside
- * one of g's members it does nothing (errno EDEADLK): it would wait for
+ * one of g's members it does not free g (errno EDEADLK): it would wait for
  * itself.  May wait. */
 FUT_API void fut_group_free(fut_group_t *g);
 
