@@ -4,6 +4,9 @@
 #   make check                build and run the Check test suite
 #   make check SANITIZE=thread    ... under ThreadSanitizer (build-thread/)
 #   make check SANITIZE=address   ... under AddressSanitizer + UBSan
+#   make stress               the seeded soak (tests/stress/): STRESS_SECONDS=20
+#                             SEED=<time> STRESS_THREADS=4 STRESS_SKIP=a,b
+#                             (SANITIZE=thread|address as for check)
 #   make demo                 build and run the main demonstration
 #   make bench                build and run the benchmarks (bench/run.sh)
 #   make install PREFIX=/usr/local DESTDIR=
@@ -84,7 +87,8 @@ EX_BIN   := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRC))
 
 HDR := include/futures.h $(wildcard lib/*.h lib/coro/*.h)
 
-.PHONY: all lib check tests bench benches examples demo timelines install uninstall clean check-deps
+.PHONY: all lib check tests bench benches examples demo timelines install uninstall clean check-deps \
+        stress
 all: lib
 
 lib: $(LIB_A) $(BUILD)/libfutures.so
@@ -128,6 +132,25 @@ tests: $(TEST_BIN) $(EX_BIN)
 check: check-deps
 	@$(MAKE) --no-print-directory tests
 	@scripts/run-tests.sh $(TEST_BIN)
+
+# ---- the seeded soak (make stress) -----------------------------------
+# A program of its own, not a Check suite: it runs for STRESS_SECONDS,
+# prints the seed it used (SEED= replays its choices) and aborts with the
+# replay command when an invariant breaks or nothing progresses.
+STRESS_SRC     := $(wildcard tests/stress/*.c)
+STRESS_BIN     := $(BUILD)/stress/soak
+STRESS_SECONDS ?= 20
+STRESS_THREADS ?= 4
+STRESS_SKIP    ?=
+SEED           ?=
+
+$(STRESS_BIN): $(STRESS_SRC) tests/stress/soak.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(STRESS_SRC) -o $@ $(LDFLAGS) $(LIB_A) $(LDLIBS)
+
+stress: $(STRESS_BIN)
+	$(STRESS_BIN) --seed=$(SEED) --seconds=$(STRESS_SECONDS) --threads=$(STRESS_THREADS) \
+	    --skip=$(STRESS_SKIP)
 
 # ---- benchmarks ------------------------------------------------------
 BENCH_CFLAGS = -I../shared/peers/src -Ibench
