@@ -182,8 +182,36 @@ static void on_fatal(int sig)
     raise(sig);
 }
 
+#if defined(SOAK_TSAN) || defined(SOAK_ASAN)
+#include <sanitizer/common_interface_defs.h>
+
+/* A sanitizer's report ends the run (TSan: at the first report); print
+ * the replay line after it. */
+static void on_sanitizer_death(void)
+{
+    if (!atomic_load(&reported)) {
+        static const char head[] = "\nsoak: stopped by a sanitizer report; ";
+        ssize_t r = write(2, head, sizeof head - 1);
+        r = write(2, replay, strlen(replay));
+        (void)r;
+    }
+}
+#endif
+
+#if defined(SOAK_TSAN)
+/* TSAN_OPTIONS still overrides these. */
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
+{
+    return "halt_on_error=1:second_deadlock_stack=1";
+}
+#endif
+
 static void catch_fatal(void)
 {
+#if defined(SOAK_TSAN) || defined(SOAK_ASAN)
+    __sanitizer_set_death_callback(on_sanitizer_death);
+#endif
     static const int sigs[] = { SIGABRT, SIGBUS, SIGILL, SIGFPE };
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
         struct sigaction sa;
