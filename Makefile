@@ -7,6 +7,8 @@
 #   make stress               the seeded soak (tests/stress/): STRESS_SECONDS=20
 #                             SEED=<time> STRESS_THREADS=4 STRESS_SKIP=a,b
 #                             (SANITIZE=thread|address as for check)
+#   make fuzz                 the libFuzzer harness (fuzz/, clang) for FUZZ_SECONDS=60
+#                             from the seed corpus fuzz/corpus (build-fuzzer/)
 #   make demo                 build and run the main demonstration
 #   make bench                build and run the benchmarks (bench/run.sh)
 #   make install PREFIX=/usr/local DESTDIR=
@@ -52,8 +54,14 @@ LDFLAGS += -fsanitize=thread
 else ifeq ($(SANITIZE),address)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
+else ifeq ($(SANITIZE),fuzzer)
+# The library instrumented for libFuzzer (clang); only fuzz/ links the
+# fuzzer's main (make fuzz).
+CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
 else ifneq ($(SANITIZE),)
-$(error SANITIZE must be thread or address)
+$(error SANITIZE must be thread, address or fuzzer)
 endif
 
 # Context-switch back end: hand-written assembly where we have it.
@@ -88,7 +96,7 @@ EX_BIN   := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRC))
 HDR := include/futures.h $(wildcard lib/*.h lib/coro/*.h)
 
 .PHONY: all lib check tests bench benches examples demo timelines install uninstall clean check-deps \
-        stress
+        stress fuzz fuzz-build
 all: lib
 
 lib: $(LIB_A) $(BUILD)/libfutures.so
@@ -151,6 +159,33 @@ $(STRESS_BIN): $(STRESS_SRC) tests/stress/soak.h $(LIB_A)
 stress: $(STRESS_BIN)
 	$(STRESS_BIN) --seed=$(SEED) --seconds=$(STRESS_SECONDS) --threads=$(STRESS_THREADS) \
 	    --skip=$(STRESS_SKIP)
+
+# ---- the fuzzer (make fuzz) ------------------------------------------
+# clang with libFuzzer, ASan and UBSan, in build-fuzzer/ (the library is
+# built there with SANITIZE=fuzzer).  New inputs go to build-fuzzer/corpus;
+# fuzz/corpus is read as seeds and never written.  A crash leaves its input
+# in build-fuzzer/ (crash-*, timeout-*); replay it with
+# build-fuzzer/fuzz/fuzz_api FILE.  FUZZ_SKIP=a,b leaves parts out (see
+# fuzz/fuzz_api.c).
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := build-fuzzer
+FUZZ_BIN     := $(FUZZ_BUILD)/fuzz/fuzz_api
+
+$(BUILD)/fuzz/fuzz_api: fuzz/fuzz_api.c include/futures.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer $< -o $@ $(LDFLAGS) $(LIB_A) $(LDLIBS)
+
+fuzz-build:
+	@command -v $(FUZZ_CC) >/dev/null || scripts/ensure-deps.sh fuzz
+	@$(MAKE) --no-print-directory SANITIZE=fuzzer CC=$(FUZZ_CC) BUILD=$(FUZZ_BUILD) OPT="-O1 -g" \
+	    $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@mkdir -p $(FUZZ_BUILD)/corpus
+	cd $(FUZZ_BUILD) && ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1} \
+	    ./fuzz/fuzz_api -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=4096 \
+	    -print_final_stats=1 corpus ../fuzz/corpus
 
 # ---- benchmarks ------------------------------------------------------
 BENCH_CFLAGS = -I../shared/peers/src -Ibench

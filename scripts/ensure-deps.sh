@@ -2,7 +2,8 @@
 # ensure-deps.sh WHAT... - install the Debian packages a make target needs
 # when they are missing, saying so.  WHAT: check (the Check unit-test
 # framework and pkg-config), cross (the AArch64 cross compiler and
-# qemu-user), peers (what `make bench PEERS=1` compares against: GLib,
+# qemu-user), fuzz (clang with libFuzzer, for make fuzz), peers (what
+# `make bench PEERS=1` compares against: GLib,
 # oneTBB, libuv, Boost.Fiber/Context, g++).  Never installs anything
 # already present.
 set -u
@@ -15,6 +16,9 @@ for what in "$@"; do
     cross)
         command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
         command -v qemu-aarch64 >/dev/null || command -v qemu-aarch64-static >/dev/null || need+=(qemu-user) ;;
+    fuzz)
+        # clang with libFuzzer (Debian's clang ships its runtime)
+        command -v clang >/dev/null || need+=(clang) ;;
     peers)
         command -v g++ >/dev/null || need+=(g++)
         command -v pkg-config >/dev/null || need+=(pkg-config)
