@@ -200,7 +200,7 @@ static void on_sanitizer_death(void)
 
 #if defined(SOAK_TSAN)
 /* TSAN_OPTIONS still overrides these. */
-const char *__tsan_default_options(void);
+const char *__tsan_default_options(void) __attribute__((visibility("default")));
 const char *__tsan_default_options(void)
 {
     return "halt_on_error=1:second_deadlock_stack=1";
