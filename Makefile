@@ -213,9 +213,11 @@ check-source: check-deps
 
 check: check-deps
 	@$(MAKE) --no-print-directory check-source
-	@$(MAKE) --no-print-directory tests
+	@$(MAKE) --no-print-directory tests $(STRESS_BIN)
 	@scripts/check-layers.sh $(BUILD)
 	@scripts/run-tests.sh $(TEST_BIN)
+	@echo "a 5-second run of the soak (make stress runs it longer):"
+	@$(STRESS_BIN) --seconds=5 --threads=$(STRESS_THREADS)
 
 # The same suites against libfutures.so (those that use only the public
 # API): each binary must resolve the library from $(BUILD).

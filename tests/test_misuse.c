@@ -994,7 +994,7 @@ static char *read_source(const char *rel)
 static bool names(const char *text, const char *name, size_t len)
 {
     for (const char *p = text; (p = strstr(p, name)); p += len) {
-        char before = p == text ? ' ' : p[-1], after = p[len];
+        int before = p == text ? ' ' : (unsigned char)p[-1], after = (unsigned char)p[len];
         bool word = (before != '_' && !(before >= 'a' && before <= 'z')) &&
                     (after != '_' && !(after >= 'a' && after <= 'z') && !(after >= '0' && after <= '9'));
         if (word)

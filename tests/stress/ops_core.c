@@ -379,7 +379,7 @@ static void op_cancel(struct soak_worker *w)
     enum { N = 8 };
     future_t *fs[N];
     struct soak_rec *rs[N];
-    int when[N];                /* 0 never, 1 at once, 2 after the burst */
+    int when[N] = { 0 };        /* 0 never, 1 at once, 2 after the burst */
     size_t k = 0;
     int n = (int)soak_range(g, 1, N);
     SOAK_STEP(w, "fut_pool_submit (may wait for room)");
@@ -577,7 +577,8 @@ static void op_promises(struct soak_worker *w)
         }
         if (winner < 0)
             soak_fail("no completion of a promise returned 0");
-        plan_check(&r.plan[winner][i]);
+        else
+            plan_check(&r.plan[winner][i]);
         soak_rel(r.f[i]);
     }
 }
@@ -801,7 +802,7 @@ static void op_coro(struct soak_worker *w)
     enum { N = 4 };
     future_t *fs[N];
     struct soak_rec *rs[N];
-    bool cancel[N];
+    bool cancel[N] = { false };
     size_t k = 0;
     int n = (int)soak_range(g, 1, N);
     SOAK_STEP(w, "fut_loop_spawn");

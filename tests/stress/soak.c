@@ -73,8 +73,8 @@ static const char *const feature_what[SF_COUNT] = {
     [SF_CB_SHUTDOWN] = "a callback shuts down the pool whose job or shutdown runs it",
     [SF_LOOP_IN_JOB] = "a loop run inside a 1-thread pool job waits on a job of that pool",
     [SF_SHORT_THREADS] = "threads that wait once on a future completed elsewhere and exit",
-    [SF_EINVAL_DONE] = "check that future_cancel's EINVAL means future_done() is already true "
-                       "(skipped: wait for it)",
+    [SF_EINVAL_DONE] = ("check that future_cancel's EINVAL means future_done() is already "
+                        "true (skipped: wait for it)"),
 };
 
 bool soak_feature_on(enum soak_feature f)
@@ -170,13 +170,24 @@ static void print_replay(FILE *out)
  * sanitizer's report, a fault): the replay line, then the default action.
  * SIGSEGV is left alone: the library reports coroutine stack overflows
  * from its own handler, installed only while SIGSEGV is at SIG_DFL. */
+/* write(2) all of s, as a signal handler may. */
+static void say(const char *s)
+{
+    size_t n = strlen(s);
+    while (n) {
+        ssize_t k = write(2, s, n);
+        if (k <= 0)
+            return;
+        s += k;
+        n -= (size_t)k;
+    }
+}
+
 static void on_fatal(int sig)
 {
     if (!atomic_load(&reported)) {
-        static const char head[] = "\nsoak: died by a signal; ";
-        ssize_t r = write(2, head, sizeof head - 1);
-        r = write(2, replay, strlen(replay));
-        (void)r;
+        say("\nsoak: died by a signal; ");
+        say(replay);
     }
     signal(sig, SIG_DFL);
     raise(sig);
@@ -190,10 +201,8 @@ static void on_fatal(int sig)
 static void on_sanitizer_death(void)
 {
     if (!atomic_load(&reported)) {
-        static const char head[] = "\nsoak: stopped by a sanitizer report; ";
-        ssize_t r = write(2, head, sizeof head - 1);
-        r = write(2, replay, strlen(replay));
-        (void)r;
+        say("\nsoak: stopped by a sanitizer report; ");
+        say(replay);
     }
 }
 #endif
@@ -1024,17 +1033,14 @@ void *soak_coro(void *arg)
             fs[n++] = f;
             coro_kid(r, f, k);
         }
-        bool cancelled = false;
-        while (n > 0 && !cancelled) {
+        while (n > 0) {
             size_t idx = 99;
             int rc = future_wait_any(fs, (size_t)n, soak_chance(&rng, 50) ? FUT_FOREVER : 1,
                                      &idx);
             if (rc == ETIMEDOUT)
                 continue;
-            if (!coro_ok(r, rc, "future_wait_any")) {
-                cancelled = true;
-                break;
-            }
+            if (!coro_ok(r, rc, "future_wait_any"))
+                break;                 /* cancelled: the op settles the jobs */
             SOAK_CHECK(idx < (size_t)n && future_done(fs[idx]),
                        "wait_any index %zu of %d not complete", idx, n);
             for (size_t i = 0; i < idx; i++)
@@ -1316,11 +1322,11 @@ static void parse(int argc, char **argv)
     bool seeded = false;
     for (int i = 1; i < argc; i++) {
         const char *v;
-        if ((v = opt(argv[i], "--seed")) && *v) {
-            cfg.seed = strtoull(v, NULL, 0);
-            seeded = true;
-        } else if ((v = opt(argv[i], "--seed"))) {
-            /* empty: time-based */
+        if ((v = opt(argv[i], "--seed"))) {
+            if (*v) {                  /* empty: time-based */
+                cfg.seed = strtoull(v, NULL, 0);
+                seeded = true;
+            }
         } else if ((v = opt(argv[i], "--seconds"))) {
             if (*v)
                 cfg.seconds = strtod(v, NULL);
@@ -1367,8 +1373,10 @@ int main(int argc, char **argv)
     for (size_t t = 0; t < sizeof op_tables / sizeof op_tables[0]; t++)
         for (const struct soak_op *o = op_tables[t]; o->name; o++)
             maxops++;
-    ops = calloc(maxops, sizeof *ops);
-    op_counts = calloc(maxops, sizeof *op_counts);
+    ops = calloc(maxops + 1, sizeof *ops);
+    op_counts = calloc(maxops + 1, sizeof *op_counts);
+    if (!ops || !op_counts)
+        soak_fail("out of memory");
     for (size_t t = 0; t < sizeof op_tables / sizeof op_tables[0]; t++)
         for (const struct soak_op *o = op_tables[t]; o->name; o++)
             if (!skipped_op(o->name) && o->weight) {
