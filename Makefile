@@ -271,7 +271,7 @@ fuzz-build:
 
 fuzz: fuzz-build
 	@mkdir -p $(FUZZ_BUILD)/corpus
-	cd $(FUZZ_BUILD) && ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1} \
+	cd $(FUZZ_BUILD) && ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1} \
 	    ./fuzz/fuzz_api -max_total_time=$(FUZZ_SECONDS) -timeout=20 -max_len=512 -rss_limit_mb=4096 \
 	    -print_final_stats=1 corpus ../fuzz/corpus
 

@@ -103,7 +103,11 @@ static void wait_all(struct soak_worker *w, soak_rng *g, future_t *const fs[], s
 {
     if (n == 0)
         return;
-    switch (soak_below(g, 5)) {
+    /* Retries after a timeout draw from here, not from g. */
+    soak_rng retry = soak_fork_rng(g);
+    unsigned how = (unsigned)soak_below(g, 5);
+    g = &retry;
+    switch (how) {
     case 0:   /* get each */
         SOAK_STEP(w, "future_get on each");
         for (size_t i = 0; i < n; i++) {
@@ -269,6 +273,13 @@ static void op_jobs(struct soak_worker *w)
         struct soak_rec *r = soak_job_rec(w, g, p, false);
         if (!r)
             break;
+        /* Drawn before the submit, whose refusal (a full queue) depends
+         * on timing. */
+        bool with_cb = soak_chance(g, 25), cb_submit = soak_chance(g, 30);
+        uintptr_t cb_value = soak_value(g);
+        bool with_chain = soak_chance(g, 15);
+        long chain_len = soak_range(g, 1, 8);
+        soak_rng chain_rng = soak_fork_rng(g);
         future_t *f = soak_submit(p, r, try_);
         if (!f) {
             if (!try_ || errno != EAGAIN)
@@ -279,17 +290,17 @@ static void op_jobs(struct soak_worker *w)
         fs[k] = f;
         rs[k] = r;
         ch[k] = NULL;
-        if (soak_chance(g, 25)) {
-            struct soak_rec *cb = soak_rec_new(w, K_CB, soak_chance(g, 30) ? CB_SUBMIT : CB_COUNT);
+        if (with_cb) {
+            struct soak_rec *cb = soak_rec_new(w, K_CB, cb_submit ? CB_SUBMIT : CB_COUNT);
             if (cb) {
                 cb->pool = soak_world.pools[0];
-                cb->value = soak_value(g);
+                cb->value = cb_value;
                 SOAK_RC_IN(future_on_done(f, soak_cb, soak_rec_arg(cb)), "future_on_done", 0);
                 cbs[ncb++] = cb;
             }
         }
-        if (soak_chance(g, 15))
-            ch[k] = soak_chain_new(w, g, f, r->value, soak_range(g, 1, 8));
+        if (with_chain)
+            ch[k] = soak_chain_new(w, &chain_rng, f, r->value, chain_len);
         k++;
     }
     wait_all(w, g, fs, k);

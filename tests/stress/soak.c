@@ -1186,6 +1186,17 @@ static const struct soak_op *pick_op(soak_rng *r, size_t *which)
     return ops[nops - 1];
 }
 
+/* The digest of the first DIGEST_OPS choices of every worker (which op,
+ * and the PRNG state it starts from): equal in two runs with one seed. */
+#define DIGEST_OPS 100
+static uint64_t choice_digest(void)
+{
+    uint64_t d = 0;
+    for (int i = 0; i < cfg.threads; i++)
+        d = d * 0x100000001b3u ^ workers[i].digest;
+    return d;
+}
+
 static void *worker_main(void *arg)
 {
     struct soak_worker *w = arg;
@@ -1193,10 +1204,18 @@ static void *worker_main(void *arg)
     while (!atomic_load_explicit(&stop_flag, memory_order_relaxed)) {
         size_t which;
         const struct soak_op *op = pick_op(&w->rng, &which);
+        /* The op draws from a stream of its own, forked with one draw: how
+         * many draws an op makes (a wait retried after a timeout draws
+         * again) never shifts the ops after it. */
+        soak_rng stream = w->rng, op_rng = soak_fork_rng(&stream);
+        if (w->ops_done < DIGEST_OPS)
+            w->digest = (w->digest ^ which ^ op_rng.s) * 0x100000001b3u;
+        w->rng = op_rng;
         atomic_fetch_add(&w->opseq, 1);
         atomic_store(&w->op, op->name);
         SOAK_STEP(w, "starting");
         op->fn(w);
+        w->rng = stream;
         self_w = w;
         atomic_store(&w->op, NULL);
         SOAK_STEP(w, "between ops");
@@ -1470,6 +1489,9 @@ int main(int argc, char **argv)
     printf("soak: per op:");
     for (size_t i = 0; i < nops; i++)
         printf(" %s %lu%s", ops[i]->name, atomic_load(&op_counts[i]), i + 1 < nops ? "," : "\n");
+    printf("soak: choices of the first %d ops of each worker: digest %016" PRIx64
+           " (the same in every run with seed %" PRIu64 " and %d workers)\n",
+           DIGEST_OPS, choice_digest(), cfg.seed, cfg.threads);
     printf("soak: OK: %lu ops in %.1f s (%.0f ops/s), %lu futures (%.0f/s), seed %" PRIu64 "%s%s\n",
            total, secs, (double)total / secs, atomic_load(&soak_futures_made),
            (double)atomic_load(&soak_futures_made) / secs, cfg.seed,

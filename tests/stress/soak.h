@@ -8,9 +8,15 @@
  * (seeded from SEED and the worker's index), and every op creates its own
  * objects, races them against the shared pools and loops and against
  * helper threads it starts, checks what came out, and releases everything
- * before it returns.  The choices are a function of the seed; the
- * interleavings are not, so a replay re-runs the same mix of operations,
- * not the same schedule.
+ * before it returns.  The choices are a function of the seed: each worker's
+ * sequence of ops, and each op's parameters, since an op draws from a
+ * stream of its own forked from the worker's with one draw.  Inside an op,
+ * a choice made after a timing-dependent branch (a queue that was full)
+ * may differ between runs; retry loops draw from a stream of their own.
+ * The interleavings are not a function of the seed, so a replay re-runs
+ * the same mix of operations, not the same schedule.  The run ends by
+ * printing a digest of each worker's first 100 choices: two runs with one
+ * seed and one thread count print the same.
  *
  * Adding an operation (for a new area such as channels or I/O):
  *
@@ -154,6 +160,7 @@ struct soak_worker {
     atomic_ulong progress;         /* bumped by every step */
     atomic_ulong opseq;            /* ops started by this worker */
     unsigned long ops_done;        /* worker only */
+    uint64_t digest;               /* of its first choices; worker only */
     struct soak_part *part;        /* its records */
 };
 
