@@ -31,6 +31,15 @@
  * on a future known to end (complete, or a job of a running pool), and a
  * loop runs only until its main coroutine has yielded a few times.
  *
+ * Adding an operation (channels, groups, I/O): write a step_* function that
+ * reads its arguments with u8(), acts only on futures `usable()` returns,
+ * keeps every wait bounded, and records in the model (struct fent, struct
+ * body, struct cbrec) what finish() must check; give it the next opcode in
+ * the switch of LLVMFuzzerTestOneInput and raise NOPS; add a seed to
+ * fuzz/make_corpus.py (which lists the opcodes too) and rerun it.  Raising
+ * NOPS re-maps the opcodes of saved inputs: the old corpus still runs, as
+ * other programs.
+ *
  * FUZZ_SKIP names parts that hit known library bugs, so the rest can be
  * fuzzed meanwhile: thread_wait (threads that wait once and exit),
  * coro_chains (long then-chains inside a coroutine), cb_take (a callback
@@ -142,6 +151,7 @@ static int err_of(uint8_t b)
  * The world of one input
  * ------------------------------------------------------------------- */
 
+#define NOPS 24      /* opcodes: a step's first byte is taken modulo NOPS */
 #define NSLOT 8
 #define MAXF 256     /* futures one input may make */
 #define MAXB 256     /* job and coroutine bodies */
@@ -1331,7 +1341,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int steps = 0;
     while (in_pos < in_len && steps++ < 200) {
         uint8_t op = u8();
-        switch (op % 24) {
+        switch (op % NOPS) {
         case 0: {
             uint8_t s = u8();
             if (W.nf < MAXF) {

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 """make_corpus.py - writes the fuzzer's seed corpus (fuzz/corpus/), one
 small program per area, in fuzz_api.c's encoding: an opcode byte (taken
-modulo 24) followed by its argument bytes.
+modulo NOPS, 24) followed by its argument bytes.  Keep the names below in
+the order of fuzz_api.c's switch.
 
     python3 fuzz/make_corpus.py        rewrites fuzz/corpus/seed-*
 """
