@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * chan_pingpong.c - what a channel costs per value (lib/chan.c)
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * chan_pipeline.c - a pipeline of threads and coroutines joined by channels
  *

@@ -479,16 +479,19 @@ FUT_API fut_chan_t *fut_chan_new(size_t capacity);
  * receiver, else buffers it if there is room, else waits (at most
  * timeout_ms; FUT_FOREVER: no limit; 0: only tries) until a receiver takes
  * it (unbuffered) or room frees up (bounded).  Returns 0 once the value is
- * in the channel or taken; ETIMEDOUT, ECANCELED, EPIPE, EINVAL, ENOMEM as
- * above, having sent nothing.  May wait. */
+ * in the channel or taken.  Otherwise nothing was sent, and it returns
+ * ETIMEDOUT (the time ran out, or 0 and it would wait), ECANCELED (the
+ * calling coroutine is cancelled), EPIPE (c is closed), EINVAL (NULL c, a
+ * negative timeout other than FUT_FOREVER) or ENOMEM (a coroutine's timer
+ * could not be armed).  May wait. */
 FUT_API int fut_chan_send(fut_chan_t *c, void *value, long timeout_ms);
 
 /* Receives the oldest value: from the buffer (then the first waiting
  * sender's value moves into the freed slot), else from the first waiting
  * sender, else waits (at most timeout_ms) for a sender.  Returns 0 with
- * *value set; EPIPE once the channel is closed and empty; ETIMEDOUT,
- * ECANCELED, EINVAL, ENOMEM as above, having taken nothing.  On any error
- * *value is set to NULL.  `value` may be NULL: the value received is
+ * *value set.  Otherwise nothing was taken, *value is set to NULL, and it
+ * returns EPIPE (c is closed and empty), ETIMEDOUT, ECANCELED, EINVAL or
+ * ENOMEM as fut_chan_send.  `value` may be NULL: the value received is
  * dropped.  May wait. */
 FUT_API int fut_chan_recv(fut_chan_t *c, void **value, long timeout_ms);
 
@@ -505,7 +508,7 @@ FUT_API int fut_chan_try_send(fut_chan_t *c, void *value);
 FUT_API int fut_chan_try_recv(fut_chan_t *c, void **value);
 
 /* Closes c: see "Closing" above.  Returns 0; EINVAL if c is NULL or was
- * closed already.  Never waits. */
+ * closed already.  Does not wait. */
 FUT_API int fut_chan_close(fut_chan_t *c);
 
 /* The number of values buffered now (always 0 on an unbuffered channel;
@@ -518,7 +521,7 @@ FUT_API size_t fut_chan_len(const fut_chan_t *c);
  * has left, so freeing a channel that calls wait on is safe.  A call that
  * begins after fut_chan_free, or races it without having begun to wait,
  * uses freed memory: as with any object, stop using c before freeing it.
- * Buffered values are dropped (not freed).  Never waits.  NULL is fine. */
+ * Buffered values are dropped (not freed).  Does not wait.  NULL is fine. */
 FUT_API void fut_chan_free(fut_chan_t *c);
 
 #ifdef __cplusplus

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_chan.c - channels (include/futures.h, section 5): one case per
  * sentence of the contract, and stress cases that count every value
