@@ -262,9 +262,7 @@ static int chan_op(struct fut_chan *c, bool send, void **value, long timeout_ms)
         pthread_mutex_unlock(&c->mu);
         if (wake)
             fut__waiter_notify(wake);
-        /* w was never linked: nobody can reach it, so there is nothing to
-         * leave (fut__waiter_leave(&w, 1) would only drop counts nobody
-         * reads). */
+        fut__waiter_leave(&w, 1);      /* its node was never linked */
         return rc;
     }
     if (send)
