@@ -133,6 +133,50 @@ START_TEST(waiter_coroutine_woken_from_thread_then_loop_ends)
 }
 END_TEST
 
+/* A completer whose notification does not fire the waiter must not touch
+ * the waiter after its add: the waiter may return at once and its next
+ * wait reuse the same stack slot.  The completers of one gather are not
+ * joined before the next gather begins (at the same address), so under
+ * TSan a read of the record after the add (once: of `need`) is a race. */
+static void *resolver_late(void *arg)
+{
+    tu_sleep_ms(1);                    /* so that the gather is waiting */
+    future_resolve(arg, (void *)9);
+    return NULL;
+}
+
+START_TEST(waiter_notify_does_not_touch_record_after_add)
+{
+    long rounds = TU_ROUNDS(500);
+    pthread_t prev[3];
+    future_t *prevf[3];
+    bool have_prev = false;
+    for (long i = 0; i < rounds; i++) {
+        future_t *f[3];
+        pthread_t t[3];
+        for (int k = 0; k < 3; k++) {
+            f[k] = future_new();
+            ck_assert_ptr_nonnull(f[k]);
+            ck_assert_int_eq(pthread_create(&t[k], NULL, resolver_late, f[k]), 0);
+        }
+        ck_assert_int_eq(future_gather(f, 3, NULL, FUT_FOREVER), 0);
+        if (have_prev) {
+            for (int k = 0; k < 3; k++) {
+                pthread_join(prev[k], NULL);
+                future_release(prevf[k]);
+            }
+        }
+        memcpy(prev, t, sizeof t);
+        memcpy(prevf, f, sizeof f);
+        have_prev = true;
+    }
+    for (int k = 0; k < 3; k++) {
+        pthread_join(prev[k], NULL);
+        future_release(prevf[k]);
+    }
+}
+END_TEST
+
 /* ---------------------------------------------------------------------
  * 2. Long then-chains complete iteratively
  * ------------------------------------------------------------------- */
@@ -590,6 +634,7 @@ static Suite *waiter_suite(void)
     tcase_add_test(tc, waiter_thread_exits_right_after_wait);
     tcase_add_test(tc, waiter_timeout_races_completion_and_exit);
     tcase_add_test(tc, waiter_coroutine_woken_from_thread_then_loop_ends);
+    tcase_add_test(tc, waiter_notify_does_not_touch_record_after_add);
 
     tc = tu_tcase(s, "chains", 60);
     tcase_add_test(tc, waiter_then_chain_million_on_thread);
