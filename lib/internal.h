@@ -22,6 +22,7 @@
  *                cancelled coroutine awaits
  *     group.c    task groups: members of any executor, first failure
  *                cancels the rest (public calls and the waiter only)
+ *     chan.c     channels (struct fut_chan is private to it)
  *     pool.c     the thread pool (an executor and a scheduler)
  *     loop.c     the cooperative loop (an executor and a scheduler)
  *
@@ -43,6 +44,7 @@
  *     pool->shut_mu -> pool->cmu -> pool->mu -> parker->mu
  *     loop->mu -> parker->mu
  *     future->lock: a leaf, taken alone
+ *     chan->mu: a leaf, taken alone (waiters notified after it is released)
  *
  * A pool's and a loop's locks are never held together.
  */
