@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -2382,6 +2383,54 @@ static void *big_stack_main(void *arg)
     return NULL;
 }
 
+/* The stacks of a finished loop stay warm for the process's next loop
+ * (fut_run after fut_run): the second run of 300 sleeping coroutines
+ * takes the first one's stacks, already touched, so it faults far less. */
+static void *nap(void *arg)
+{
+    fut_sleep(1);
+    return arg;
+}
+
+static void *spawn_naps(void *arg)
+{
+    long n = (long)(intptr_t)arg;
+    future_t *fs[300] = {NULL};
+    if (n > 300)
+        return fut_raise(EINVAL);
+    for (long i = 0; i < n; i++)
+        fs[i] = fut_spawn(nap, (void *)(intptr_t)i);
+    int rc = future_gather(fs, (size_t)n, NULL, FUT_FOREVER);
+    for (long i = 0; i < n; i++)
+        future_release(fs[i]);
+    return (void *)(intptr_t)rc;
+}
+
+static long run_naps_faults(long n)
+{
+    struct rusage a, b;
+    void *res = (void *)1;
+    getrusage(RUSAGE_SELF, &a);
+    ck_assert_int_eq(fut_run(spawn_naps, (void *)(intptr_t)n, &res), 0);
+    getrusage(RUSAGE_SELF, &b);
+    ck_assert_ptr_null(res);
+    return b.ru_minflt - a.ru_minflt;
+}
+
+START_TEST(loop_second_loop_reuses_warm_stacks)
+{
+    long first = run_naps_faults(300);
+    long second = run_naps_faults(300);
+    long third = run_naps_faults(300);
+    printf("loop_second_loop_reuses_warm_stacks: minor faults %ld, then %ld, %ld\n",
+           first, second, third);
+    ck_assert_msg(first >= 300, "the first run faulted in only %ld pages", first);
+    ck_assert_msg(second < first / 4 && third < first / 4,
+                  "stacks not reused warm: %ld faults, then %ld and %ld", first, second,
+                  third);
+}
+END_TEST
+
 START_TEST(loop_big_locals_and_printf_default_stack)
 {
     int ok[4] = { 0, 0, 0, 0 };
@@ -3117,6 +3166,7 @@ static Suite *loop_suite(void)
     tcase_add_test(tc, loop_debug_unset_prints_nothing);
     tcase_add_test(tc, loop_trace_written_at_exit);
     tcase_add_test(tc, loop_big_locals_and_printf_default_stack);
+    tcase_add_test(tc, loop_second_loop_reuses_warm_stacks);
 
     tc = tu_tcase(s, "stress", 60);
     tcase_add_test(tc, loop_stress_cross_thread_wake_vs_timeout);
