@@ -241,9 +241,11 @@ struct fut__sched_ops {
     /* ECANCELED if the caller has a cancellation to deliver, else 0. */
     int (*cancelled)(struct fut__sched *s);
     /* Before waiting for fs: an executor may run awaited work here (a pool
-     * worker runs its pool's awaited jobs that have not started).  May be
+     * worker runs its pool's awaited jobs that have not started; a plain
+     * thread, those of pools made with caller_runs).  Returns true if it
+     * may have completed some of fs (the caller looks again).  May be
      * NULL. */
-    void (*before_wait)(struct fut__sched *s, future_t *const fs[], size_t n);
+    bool (*before_wait)(struct fut__sched *s, future_t *const fs[], size_t n);
 };
 
 struct fut__sched {
@@ -414,7 +416,15 @@ struct fut__exec_ops {
     /* future_cancel on a RUNNING future of this executor: 0 (it will end
      * CANCELLED), EBUSY (cannot be stopped) or EINVAL (it is completing). */
     int (*cancel_running)(future_t *f);
+    /* A plain thread is about to wait for f, which has not started: the
+     * executor may run it on that thread, now (a pool made with
+     * caller_runs).  Returns true if it did.  May be NULL. */
+    bool (*run_waited)(future_t *f);
 };
+
+/* Set once a pool with caller_runs exists: plain threads' waits then look
+ * for jobs to run themselves (thread.c; one relaxed load otherwise). */
+FUT_HIDDEN extern atomic_bool fut__caller_runs_used;
 
 struct fut__exec {
     const struct fut__exec_ops *ops;   /* const */

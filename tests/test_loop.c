@@ -154,7 +154,7 @@ static uint32_t xorshift(uint32_t *s)
 
 static fut_pool_t *pool(size_t threads, size_t queue_max, const char *name)
 {
-    fut_pool_opts o = { threads, queue_max, name };
+    fut_pool_opts o = { .threads = threads, .queue_max = queue_max, .name = name };
     fut_pool_t *p = fut_pool_new(&o);
     ck_assert_msg(p != NULL, "fut_pool_new: %s", strerror(errno));
     return p;
@@ -2755,7 +2755,7 @@ static void *trace_child_main(void *arg)
 static int trace_child(void *arg)
 {
     setenv("FUT_TRACE", (const char *)arg, 1);
-    fut_pool_opts o = { 2, 0, "tracepool" };
+    fut_pool_opts o = { .threads = 2, .queue_max = 0, .name = "tracepool" };
     fut_pool_t *p = fut_pool_new(&o);
     if (!p)
         return 2;
