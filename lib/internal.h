@@ -146,6 +146,12 @@ FUT_HIDDEN struct timespec fut__timespec(uint64_t ns);
  * rounded up); at least 1. */
 FUT_HIDDEN size_t fut__cpu_count(void);
 
+#ifdef FUT_SPIN_YIELD_AFTER_NS
+#define FUT_SPIN_YIELD_NOW (FUT_SPIN_YIELD_AFTER_NS == 0)
+#else
+#define FUT_SPIN_YIELD_NOW 0
+#endif
+
 /* Spins (with a cpu-relax hint) until cond(arg) is true or about `ns`
  * nanoseconds have passed.  Returns cond's last value.  The one spin of the
  * library: waiters, idle pool workers and lock-free hand-offs use it before
@@ -153,16 +159,40 @@ FUT_HIDDEN size_t fut__cpu_count(void);
 static inline bool fut__spin(bool (*cond)(void *), void *arg, uint64_t ns)
 {
     uint64_t end = 0;
+#ifdef FUT_SPIN_YIELD_AFTER_NS
+    /* Experiment (bench builds only): after this long, yield the CPU at
+     * every round instead of pausing, so a spinner gives way to a thread
+     * that shares its CPU. */
+    uint64_t yield_at = 0;
+    bool yielding = false;
+#endif
     for (unsigned i = 1;; i++) {
         if (cond(arg))
             return true;
-        fut__pause();
-        if ((i & 63) == 0) {
+#ifdef FUT_SPIN_YIELD_AFTER_NS
+        if (yielding) {
+            sched_yield();
             uint64_t now = fut__now_ns();
-            if (!end)
-                end = now + ns;
-            else if (now >= end)
+            if (now >= end)
                 return cond(arg);
+            continue;
+        }
+#endif
+        fut__pause();
+        if ((i & 63) == 0 || (FUT_SPIN_YIELD_NOW && i == 1)) {
+            uint64_t now = fut__now_ns();
+            if (!end) {
+                end = now + ns;
+#ifdef FUT_SPIN_YIELD_AFTER_NS
+                yield_at = now + FUT_SPIN_YIELD_AFTER_NS;
+#endif
+            } else if (now >= end) {
+                return cond(arg);
+            }
+#ifdef FUT_SPIN_YIELD_AFTER_NS
+            if (now >= yield_at)
+                yielding = true;
+#endif
         }
     }
 }
