@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lunch_all_blocking.c - every wait is a blocking call: coroutines that
  * never step aside

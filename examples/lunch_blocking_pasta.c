@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lunch_blocking_pasta.c - the cook stares at the pot: a blocking call
  * inside a coroutine

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lunch_coop.c - one cook with an organiser: the cooperative loop
  *

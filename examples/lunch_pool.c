@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lunch_pool.c - several cooks: the thread pool
  *

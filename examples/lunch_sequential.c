@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lunch_sequential.c - one cook, one thing after another (no library)
  *

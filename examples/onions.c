@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * onions.c - real hand work: where only parallelism helps
  *

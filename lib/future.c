@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * future.c - futures: the state machine, memory, completion, callbacks,
  * continuations
@@ -206,12 +207,28 @@ static inline int load_state(const future_t *f)
     return atomic_load_explicit(&((future_t *)f)->state, memory_order_acquire);
 }
 
+/* The state once any completion in progress is published.  COMPLETING
+ * lasts two stores of its winner, so this waits a few instructions (or a
+ * preempted winner's time slice): it makes "EINVAL: already complete"
+ * and future_state() agree with future_done() right after. */
+static int settled_state(const future_t *f)
+{
+    int s = load_state(f);
+    for (unsigned i = 0; s == FUT__COMPLETING; i++) {
+        if (i < 64)
+            fut__pause();
+        else
+            sched_yield();
+        s = load_state(f);
+    }
+    return s;
+}
+
 enum future_state future_state(const future_t *f)
 {
     if (!f)
         return FUTURE_CANCELLED;
-    int s = load_state(f);
-    return s == FUT__COMPLETING ? FUTURE_RUNNING : (enum future_state)s;
+    return (enum future_state)settled_state(f);
 }
 
 bool future_done(const future_t *f)
@@ -236,10 +253,10 @@ bool fut__start(future_t *f)
 static void drain_callbacks(struct fut__thread *t)
 {
     struct fut__cb *cb;
-    while ((cb = t->cbq_head)) {
-        t->cbq_head = cb->qnext;
-        if (!t->cbq_head)
-            t->cbq_tail = NULL;
+    while ((cb = t->cbs.head)) {
+        t->cbs.head = cb->qnext;
+        if (!t->cbs.head)
+            t->cbs.tail = NULL;
         future_t *f = cb->f;
         cb->fn(f, cb->arg);
         free(cb);
@@ -252,8 +269,10 @@ int fut__complete(future_t *f, int from, enum future_state st, void *value, int 
     assert(fut__is_terminal((int)st));
     int s = atomic_load_explicit(&f->state, memory_order_relaxed);
     for (;;) {
-        if (s != FUTURE_PENDING && s != FUTURE_RUNNING)
-            return EINVAL;             /* complete, or being completed */
+        if (s != FUTURE_PENDING && s != FUTURE_RUNNING) {
+            settled_state(f);          /* EINVAL means complete, visibly */
+            return EINVAL;
+        }
         if (from >= 0 && s != from)
             return EINVAL;
         if (atomic_compare_exchange_weak_explicit(&f->state, &s, FUT__COMPLETING,
@@ -301,15 +320,15 @@ int fut__complete(future_t *f, int from, enum future_state st, void *value, int 
     /* Each queued callback keeps f alive until it has run. */
     atomic_fetch_add_explicit(&f->refs, (unsigned)ncb, memory_order_relaxed);
     struct fut__thread *t = fut__self();
-    if (t->cbq_tail)
-        t->cbq_tail->qnext = cb_head;
+    if (t->cbs.tail)
+        t->cbs.tail->qnext = cb_head;
     else
-        t->cbq_head = cb_head;
-    t->cbq_tail = cb_tail;
-    if (t->cb_depth == 0) {
-        t->cb_depth++;
+        t->cbs.head = cb_head;
+    t->cbs.tail = cb_tail;
+    if (t->cbs.depth == 0) {
+        t->cbs.depth++;
         drain_callbacks(t);
-        t->cb_depth--;
+        t->cbs.depth--;
     }
     return 0;
 }
@@ -341,9 +360,18 @@ int future_cancel(future_t *f)
                 return 0;
             continue;                  /* it started or completed meanwhile */
         }
-        if (s == FUTURE_RUNNING && f->exec)
-            return f->exec->ops->cancel_running(f);
-        return EINVAL;                 /* complete, or being completed */
+        if (s == FUTURE_RUNNING && f->exec) {
+            int rc = f->exec->ops->cancel_running(f);
+            if (rc != EINVAL)
+                return rc;
+            /* Too late: it is completing (a coroutine whose body has
+             * returned).  Report it once that is visible. */
+            while (!fut__is_terminal(settled_state(f)))
+                sched_yield();
+            return EINVAL;
+        }
+        settled_state(f);              /* EINVAL means complete, visibly */
+        return EINVAL;
     }
 }
 

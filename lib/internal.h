@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * internal.h - the one internal header of libfutures
  *
@@ -316,6 +317,14 @@ struct fut__task {
 struct fut__chunk;
 struct fut__cb;
 
+/* The callback trampoline of one thread of control (a thread, or a
+ * coroutine suspended inside a callback): callbacks of futures completed
+ * while `depth` > 0 are queued and run by the outermost completion. */
+struct fut__cbstate {
+    unsigned depth;                    /* callback drains running now */
+    struct fut__cb *head, *tail;       /* deferred callbacks, FIFO */
+};
+
 struct fut__thread {
     struct fut__sched *sched;          /* how this thread waits now; NULL:
                                           a plain thread */
@@ -323,9 +332,9 @@ struct fut__thread {
     struct fut__parker *parker;        /* NULL until the first wait */
     struct fut__chunk *chunk;          /* future.c: current allocation chunk */
     unsigned chunk_next;               /* next unused slot in chunk */
-    unsigned cb_depth;                 /* future.c: callbacks running now */
-    struct fut__cb *cbq_head, *cbq_tail;   /* future.c: callbacks deferred
-                                              while cb_depth > 0 */
+    struct fut__cbstate cbs;           /* future.c: the callback trampoline
+                                          (a coroutine that suspends inside
+                                          a callback takes it along) */
     int trace_tid;                     /* trace.c: index + 1; 0: none yet */
     unsigned alt_refs;                 /* stack.c: nesting of the signal stack */
     void *alt_mine;                    /* stack.c: the one we installed */
@@ -336,7 +345,16 @@ struct fut__thread {
 
 FUT_HIDDEN extern FUT_TLS struct fut__thread fut__thr;
 
-static inline struct fut__thread *fut__self(void) { return &fut__thr; }
+/* The calling thread's state.  The empty asm hides where the pointer came
+ * from: UBSan's null check on it otherwise reuses the flags of the
+ * initial-exec `add` that the linker may relax into a flag-less `lea`,
+ * and reports a null pointer that is not there. */
+static inline struct fut__thread *fut__self(void)
+{
+    struct fut__thread *t = &fut__thr;
+    __asm__("" : "+r"(t));
+    return t;
+}
 
 static inline struct fut__sched *fut__sched_self(void)
 {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * loop.c - the cooperative loop: one thread, many stackful coroutines
  *
@@ -89,6 +90,9 @@ struct fut__coro {
     atomic_bool cancel_req;         /* set once by future_cancel, any thread */
     struct fut__dnode rlink;        /* on loop->remote; guarded by loop->mu */
     struct fut__dnode llink;        /* on loop->live; loop thread */
+    struct fut__cbstate cbs;        /* its callback trampoline while it is
+                                       suspended inside a callback; loop
+                                       thread */
 };
 
 struct fut_loop {
@@ -247,23 +251,38 @@ static void drain_remote(struct fut_loop *l)
  * it back. */
 static void suspend(struct fut_loop *l, struct fut__coro *c)
 {
+    struct fut__coro *n = NULL;
     future_t *f = l->rq.head;
     if (f && f->xdata && l->direct_left &&
         !atomic_load_explicit(&l->remote_pending, memory_order_relaxed)) {
         l->direct_left--;
         fut__fifo_pop(&l->rq);
-        struct fut__coro *n = f->xdata;
+        n = f->xdata;
         assert(n->st == C_READY);
         n->st = C_RUNNING;
         if (n == c)
             return;                    /* yielded with nobody else ready */
+    }
+    /* Suspended inside a callback: its trampoline stays with it, so the
+     * others' completions run their callbacks at once meanwhile. */
+    struct fut__thread *t = fut__self();
+    if (FUT_UNLIKELY(t->cbs.depth)) {
+        c->cbs = t->cbs;
+        t->cbs = (struct fut__cbstate){0, NULL, NULL};
+    }
+    if (n) {
         l->current = n;
         fut__task_swap(&n->task);
         fut__ctx_switch(&c->ctx, &n->ctx);
-        return;
+    } else {
+        l->direct_left = l->direct_ok ? DIRECT_MAX : 0;
+        fut__ctx_switch(&c->ctx, &l->sched_ctx);
     }
-    l->direct_left = l->direct_ok ? DIRECT_MAX : 0;
-    fut__ctx_switch(&c->ctx, &l->sched_ctx);
+    if (FUT_UNLIKELY(c->cbs.depth)) {
+        t = fut__self();
+        t->cbs = c->cbs;
+        c->cbs = (struct fut__cbstate){0, NULL, NULL};
+    }
 }
 
 static void *coro_who(struct fut__sched *s)
@@ -696,6 +715,10 @@ int fut_loop_run(fut_loop_t *l, fut_fn main_fn, void *arg, void **result)
     (void)trc;   /* without an alternate signal stack, overflow reports are lost; the loop still runs */
     l->sched.outer = t->sched;
     l->outer_task = fut__task_current();
+    /* Run from inside a callback: the loop's coroutines start with a
+     * trampoline of their own. */
+    struct fut__cbstate outer_cbs = t->cbs;
+    t->cbs = (struct fut__cbstate){0, NULL, NULL};
     fut__ctx_self(&l->sched_ctx);
 
     bool finishing = false;
@@ -729,6 +752,7 @@ int fut_loop_run(fut_loop_t *l, fut_fn main_fn, void *arg, void **result)
     l->finishing = false;
     pthread_mutex_unlock(&l->mu);
     fut__ctx_release(&l->sched_ctx);
+    t->cbs = outer_cbs;
     if (trc == 0)
         fut__stacks_thread_fini();
     atomic_store_explicit(&l->thread, NULL, memory_order_relaxed);

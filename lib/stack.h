@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stack.h - coroutine stacks: a per-loop allocator carving stacks out of
  * large slabs, with guard pages where they are cheap

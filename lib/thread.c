@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * thread.c - what a thread carries: time, the parker, the per-thread
  * state, and how a plain thread waits

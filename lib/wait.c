@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wait.c - the waiting calls on futures: wait, get, gather, wait_any
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * waiter.c - the waiter: how every wait of the library is notified, fired,
  * blocked on and left (the protocol is described in internal.h, "Waiters")

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # timelines.sh BUILD - run the lunch examples with FUT_TRACE set and draw
 # their timelines as doc/img/timeline-<name>.svg with tools/trace2svg
 # (meant to be `make timelines`).  Builds nothing: run `make examples`

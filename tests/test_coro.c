@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_coro.c - context switching (lib/coro/) and coroutine stacks
  * (lib/stack.c), below the loop

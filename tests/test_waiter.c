@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_waiter.c - the waiting core: one test per finding of the review
  * that reshaped it (thread churn, deep chains, user code under locks,
@@ -15,6 +16,7 @@
 
 struct churn {
     future_t *f;
+    pthread_barrier_t go;
     atomic_int got;
 };
 
@@ -22,34 +24,43 @@ static void *churn_waiter(void *arg)
 {
     struct churn *c = arg;
     void *v = NULL;
+    pthread_barrier_wait(&c->go);
     if (future_get(c->f, &v) == 0 && v == (void *)7)
         atomic_fetch_add(&c->got, 1);
     return NULL;   /* exits at once: its parker goes back */
 }
 
-/* Short-lived threads each wait on a promise resolved from another thread,
- * and exit as soon as the wait returns.  On the earlier core the completer
- * locked the waiter's parker after the waiter could already have freed it
- * (heap corruption within seconds). */
+/* Short-lived threads each wait on a promise resolved from another thread
+ * a moment after they start waiting (while they spin, or just after they
+ * park), and exit as soon as the wait returns.  On the earlier core the
+ * completer locked the waiter's parker after the waiter could already have
+ * returned and its thread freed the parker (heap corruption; under ASan a
+ * use after free). */
 START_TEST(waiter_thread_exits_right_after_wait)
 {
-    long rounds = TU_ROUNDS(4000);
+    long rounds = TU_ROUNDS(6000);
+    enum { K = 4 };
     struct churn c;
     atomic_init(&c.got, 0);
+    pthread_barrier_init(&c.go, NULL, K + 1);
     for (long i = 0; i < rounds; i++) {
         c.f = future_new();
         ck_assert_ptr_nonnull(c.f);
-        pthread_t t[3];
-        for (int k = 0; k < 3; k++)
+        pthread_t t[K];
+        for (int k = 0; k < K; k++)
             ck_assert_int_eq(pthread_create(&t[k], NULL, churn_waiter, &c), 0);
-        if (i & 1)
-            sched_yield();
+        pthread_barrier_wait(&c.go);
+        /* 0 to ~8 us: lands in the waiters' spin or right after it */
+        uint64_t until = tu_now_ns() + (uint64_t)(i % 9) * 1000u;
+        while (tu_now_ns() < until) {
+        }
         ck_assert_int_eq(future_resolve(c.f, (void *)7), 0);
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < K; k++)
             pthread_join(t[k], NULL);
         future_release(c.f);
     }
-    ck_assert_int_eq(atomic_load(&c.got), rounds * 3);
+    pthread_barrier_destroy(&c.go);
+    ck_assert_int_eq(atomic_load(&c.got), rounds * K);
 }
 END_TEST
 
@@ -69,6 +80,7 @@ START_TEST(waiter_timeout_races_completion_and_exit)
     long rounds = TU_ROUNDS(3000);
     struct churn c;
     atomic_init(&c.got, 0);
+    pthread_barrier_init(&c.go, NULL, 1);
     for (long i = 0; i < rounds; i++) {
         c.f = future_new();
         pthread_t t[2];
@@ -79,6 +91,7 @@ START_TEST(waiter_timeout_races_completion_and_exit)
             pthread_join(t[k], NULL);
         future_release(c.f);
     }
+    pthread_barrier_destroy(&c.go);
     ck_assert_int_le(atomic_load(&c.got), rounds * 2);
 }
 END_TEST
@@ -215,6 +228,66 @@ START_TEST(waiter_callbacks_nested_run_after_in_order)
     ck_assert_str_eq(order_log, "abcxy");
     future_release(f);
     future_release(g);
+}
+END_TEST
+
+/* A coroutine suspended inside a callback takes its callback trampoline
+ * along: meanwhile another coroutine's completions still run their
+ * callbacks at once, not after the first callback returns. */
+struct tramp {
+    future_t *p, *q;
+    atomic_int q_cb_ran;
+    int seen_by_b;
+};
+
+static void sleepy_cb(future_t *f, void *arg)
+{
+    (void)f;
+    (void)arg;
+    fut_sleep(20);                     /* suspends coroutine A in a callback */
+}
+
+static void flag_cb(future_t *f, void *arg)
+{
+    (void)f;
+    atomic_store(&((struct tramp *)arg)->q_cb_ran, 1);
+}
+
+static void *coro_a(void *arg)
+{
+    struct tramp *t = arg;
+    future_resolve(t->p, NULL);        /* runs sleepy_cb here */
+    return NULL;
+}
+
+static void *coro_b(void *arg)
+{
+    struct tramp *t = arg;
+    future_resolve(t->q, NULL);
+    t->seen_by_b = atomic_load(&t->q_cb_ran);
+    return NULL;
+}
+
+static void *tramp_main(void *arg)
+{
+    future_t *a = fut_spawn(coro_a, arg);
+    future_t *b = fut_spawn(coro_b, arg);
+    future_t *fs[2] = {a, b};
+    future_gather(fs, 2, NULL, FUT_FOREVER);
+    future_release(a);
+    future_release(b);
+    return NULL;
+}
+
+START_TEST(waiter_callback_suspended_keeps_its_trampoline)
+{
+    struct tramp t = {future_new(), future_new(), 0, 0};
+    ck_assert_int_eq(future_on_done(t.p, sleepy_cb, &t), 0);
+    ck_assert_int_eq(future_on_done(t.q, flag_cb, &t), 0);
+    ck_assert_int_eq(fut_run(tramp_main, &t, NULL), 0);
+    ck_assert_int_eq(t.seen_by_b, 1);
+    future_release(t.p);
+    future_release(t.q);
 }
 END_TEST
 
@@ -522,6 +595,7 @@ static Suite *waiter_suite(void)
     tcase_add_test(tc, waiter_then_chain_million_on_thread);
     tcase_add_test(tc, waiter_then_chain_resolved_in_coroutine);
     tcase_add_test(tc, waiter_callbacks_nested_run_after_in_order);
+    tcase_add_test(tc, waiter_callback_suspended_keeps_its_trampoline);
 
     tc = tu_tcase(s, "locks", 30);
     tcase_add_test(tc, waiter_pool_cancel_callback_shuts_down_same_pool);
