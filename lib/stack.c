@@ -731,20 +731,36 @@ void fut__stacks_expect(struct fut__stacks *s, size_t n)
     }
 }
 
-/* Hands sl to the process's cache; false if the cache is full. */
-static bool cache_put(struct fut__stack_slab *sl)
+/* Reserves room in the process's cache for sl (false: full); the caller
+ * then hands it over with cache_link, or gives the room back. */
+static bool cache_reserve(const struct fut__stack_slab *sl)
 {
     pthread_mutex_lock(&cache_mu);
     bool ok = cache_nslabs < CACHE_MAX_SLABS &&
               cache_carved + sl->ncarved <= FUT__STACK_CACHE;
     if (ok) {
-        sl->next = cache_head;
-        cache_head = sl;
         cache_carved += sl->ncarved;
         cache_nslabs++;
     }
     pthread_mutex_unlock(&cache_mu);
     return ok;
+}
+
+static void cache_link(struct fut__stack_slab *sl)
+{
+    pthread_mutex_lock(&cache_mu);
+    sl->next = cache_head;
+    cache_head = sl;
+    pthread_mutex_unlock(&cache_mu);
+}
+
+/* Hands sl to the process's cache; false if the cache is full. */
+static bool cache_put(struct fut__stack_slab *sl)
+{
+    if (!cache_reserve(sl))
+        return false;
+    cache_link(sl);
+    return true;
 }
 
 static void slab_unmap(struct fut__stack_slab *sl)
@@ -766,13 +782,21 @@ static void trim_stacks(struct fut__stack_slab *sl)
     size_t guard_pages = (sl->stride - sl->stack_size) / page_size;
     unsigned char *vec = fut__malloc(pages);
     bool known = vec != NULL && mincore(sl->base, sl->len, vec) == 0;
-    for (size_t i = 0; i < sl->ncarved; i++) {
+    size_t below = sl->stack_size / page_size - 1;        /* pages under the top */
+    for (size_t i = 0; i < sl->ncarved && below > 0; i++) {
         char *lo = sl->base + i * sl->stride + (sl->stride - sl->stack_size);
-        size_t below = sl->stack_size / page_size - 1;    /* pages under the top */
+        const unsigned char *v = vec + i * per + guard_pages;
         bool deep = !known;
-        for (size_t j = 0; known && j < below && !deep; j++)
-            deep = (vec[i * per + guard_pages + j] & 1) != 0;
-        if (deep && below > 0)
+        /* mincore's bytes are 0 or 1 (the low bit: resident), 8 at a time */
+        size_t j = 0;
+        for (; known && !deep && j + 8 <= below; j += 8) {
+            uint64_t x;
+            memcpy(&x, v + j, 8);
+            deep = (x & 0x0101010101010101ull) != 0;
+        }
+        for (; known && !deep && j < below; j++)
+            deep = (v[j] & 1) != 0;
+        if (deep)
             madvise(lo, below * page_size, MADV_DONTNEED);
     }
     free(vec);
@@ -795,12 +819,11 @@ void fut__stacks_destroy(struct fut__stacks *s)
             sl->ncarved = sl->npop = sl->nslots;
         }
         if (keep && sl->mprotect_guards == 0 && sl->ncarved > 0 &&
-            sl->ncarved <= FUT__STACK_CACHE) {
-            trim_stacks(sl);
-            if (cache_put(sl)) {
-                sl = next;
-                continue;
-            }
+            sl->ncarved <= FUT__STACK_CACHE && cache_reserve(sl)) {
+            trim_stacks(sl);            /* before any other loop can take it */
+            cache_link(sl);
+            sl = next;
+            continue;
         }
         slab_unmap(sl);
         sl = next;

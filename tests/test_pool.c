@@ -1155,6 +1155,33 @@ START_TEST(pool_caller_runs_races_workers_each_job_once)
 }
 END_TEST
 
+/* Bursts of tiny jobs on an oversubscribed pool, with and without a pause
+ * that lets every worker park: parked workers are woken one at a time
+ * (each woken one wakes the next while jobs are left), and no job is ever
+ * left queued with every worker asleep. */
+START_TEST(pool_bursts_wake_one_at_a_time_nothing_lost)
+{
+    long rounds = TU_ROUNDS(1500);
+    fut_pool_t *p = pool(8, 0, "burst");
+    future_t *fs[64];
+    void *vals[64];
+    for (long r = 0; r < rounds; r++) {
+        int k = 1 + (int)(r % 64);
+        for (intptr_t i = 0; i < k; i++)
+            ck_assert_ptr_nonnull(fs[i] = fut_pool_submit(p, add_one, (void *)i));
+        int rc = future_gather(fs, (size_t)k, vals, BOUND_MS);
+        ck_assert_msg(rc == 0, "round %ld (%d jobs): %s", r, k, strerror(rc));
+        for (intptr_t i = 0; i < k; i++) {
+            ck_assert_ptr_eq(vals[i], (void *)(i + 1));
+            future_release(fs[i]);
+        }
+        if (r % 50 == 0)
+            tu_sleep_ms(2);            /* past the idle spin: all parked */
+    }
+    fut_pool_free(p);
+}
+END_TEST
+
 START_TEST(pool_shutdown_drain_runs_queued)
 {
     enum { N = 50 };
@@ -2127,6 +2154,9 @@ static Suite *pool_suite(void)
     tcase_add_test(tc, pool_caller_runs_gather_and_map_complete_without_workers);
     tcase_add_test(tc, pool_caller_runs_not_from_a_coroutine);
     tcase_add_test(tc, pool_caller_runs_races_workers_each_job_once);
+
+    tc = tu_tcase(s, "wakeups", 60);
+    tcase_add_test(tc, pool_bursts_wake_one_at_a_time_nothing_lost);
 
     tc = tu_tcase(s, "shutdown", 30);
     tcase_add_test(tc, pool_submit_races_shutdown_nothing_stranded);
