@@ -10,6 +10,7 @@
  *   4. The cooperative loop
  *                       concurrency: one thread, many stackful coroutines that
  *                       step aside only inside the library's waiting calls
+ *   5. Channels         values passed between coroutines and threads
  *
  * The same future_t works in both worlds: a coroutine can wait on a pool
  * job's future, and a thread can wait on a coroutine's.
@@ -83,6 +84,7 @@ FUT_API const char *fut_version_string(void);
  *              on its own future, a pool shut down from one of its threads)
  *   ESHUTDOWN  the pool is shut down
  *   EPERM      the call needs to run inside a coroutine and does not
+ *   EPIPE      the channel is closed
  *
  * Whose code is it?  future_get and future_gather return either the
  * waiting call's own code (ETIMEDOUT, ECANCELED, EDEADLK, EINVAL, ENOMEM)
@@ -349,8 +351,9 @@ FUT_API size_t fut_pool_threads(const fut_pool_t *p);
  *
  * One thread runs many coroutines, and switches between them only where a
  * coroutine waits through the library: future_get, future_wait,
- * future_gather, future_wait_any, fut_sleep, fut_yield, and a
- * fut_pool_submit waiting for room.  Inside a coroutine these suspend only
+ * future_gather, future_wait_any, fut_sleep, fut_yield, a
+ * fut_pool_submit waiting for room, and a channel's send and receive.
+ * Inside a coroutine these suspend only
  * that coroutine; on a plain thread they block the thread.  A plain
  * blocking call (sleep(), CPU work) inside a coroutine holds the whole
  * loop: that is the lesson, not a bug.
@@ -429,6 +432,107 @@ FUT_API int fut_yield(void);
 
 /* true when called from inside a coroutine. */
 FUT_API bool fut_in_coroutine(void);
+
+/* ======================================================================
+ * 5. Channels: values between coroutines and threads
+ * ======================================================================
+ *
+ * A channel carries void * values from senders to receivers, first in,
+ * first out, as Go's channels and asyncio.Queue do.  Any number of senders
+ * and receivers, in any mix of coroutines (a waiting call suspends only the
+ * coroutine) and threads (a waiting call blocks the thread; a pool job runs
+ * queued jobs of its pool meanwhile, so a pool never deadlocks on its own
+ * channel traffic).
+ *
+ *   - Bounded: fut_chan_new(n) with n > 0 buffers up to n values; a send
+ *     waits only while the buffer is full.
+ *   - Unbuffered: fut_chan_new(0); a send completes only when a receiver
+ *     takes the value (a rendezvous, as Go).
+ *
+ * Order.  Values are received in the order their sends completed (for one
+ * sender: the order it sent them), each by exactly one receiver.  Waiting
+ * senders are served in the order they began to wait, and so are waiting
+ * receivers; a sender that arrives later never overtakes one that waits.
+ *
+ * Closing.  After fut_chan_close, sends fail with EPIPE; receives get the
+ * values still buffered, then EPIPE.  Every waiting call wakes at once:
+ * waiting receivers with EPIPE (nothing is buffered while they wait),
+ * waiting senders with EPIPE (their values were not sent).
+ *
+ * Exactly once under cancellation and timeouts.  A waiting send or receive
+ * that gives up (ETIMEDOUT, ECANCELED) had no effect: the value was not
+ * sent, nothing was taken.  If a partner completed the exchange just before
+ * the call could give up, the exchange stands and the call returns 0 (a
+ * coroutine's cancellation is then delivered at its next waiting call).
+ * No value is ever lost or received twice.
+ *
+ * Values are owned by the user: the library never frees them, also not
+ * the ones still buffered when the channel is freed.
+ *
+ * Return codes of send and receive: 0, ETIMEDOUT (a timeout of 0 that would
+ * wait included), ECANCELED (the calling coroutine was cancelled, now or
+ * earlier: nothing was sent or taken), EPIPE (closed), EINVAL (NULL
+ * channel, a negative timeout other than FUT_FOREVER), ENOMEM (a coroutine's
+ * timer could not be armed: nothing was sent or taken).
+ */
+
+typedef struct fut_chan fut_chan_t;
+
+/* A new, open channel buffering up to `capacity` values; 0 makes it
+ * unbuffered.  The buffer is allocated at once (capacity pointers).
+ * Returns the channel, owned by the caller until fut_chan_free, or NULL
+ * with errno ENOMEM (also for a capacity too large to allocate) or EAGAIN
+ * (the system lacks the resources for its mutex). */
+FUT_API fut_chan_t *fut_chan_new(size_t capacity);
+
+/* Sends value (any pointer, NULL included): hands it to the first waiting
+ * receiver, else buffers it if there is room, else waits (at most
+ * timeout_ms; FUT_FOREVER: no limit; 0: only tries) until a receiver takes
+ * it (unbuffered) or room frees up (bounded).  Returns 0 once the value is
+ * in the channel or taken.  Otherwise nothing was sent, and it returns
+ * ETIMEDOUT (the time ran out, or 0 and it would wait), ECANCELED (the
+ * calling coroutine is cancelled), EPIPE (c is closed), EINVAL (NULL c, a
+ * negative timeout other than FUT_FOREVER) or ENOMEM (a coroutine's timer
+ * could not be armed).  May wait. */
+FUT_API int fut_chan_send(fut_chan_t *c, void *value, long timeout_ms);
+
+/* Receives the oldest value: from the buffer (then the first waiting
+ * sender's value moves into the freed slot), else from the first waiting
+ * sender, else waits (at most timeout_ms) for a sender.  Returns 0 with
+ * *value set.  Otherwise nothing was taken, *value is set to NULL, and it
+ * returns EPIPE (c is closed and empty), ETIMEDOUT, ECANCELED, EINVAL or
+ * ENOMEM as fut_chan_send.  `value` may be NULL: the value received is
+ * dropped.  May wait. */
+FUT_API int fut_chan_recv(fut_chan_t *c, void **value, long timeout_ms);
+
+/* As fut_chan_send, but never waits: 0 when the value could be handed to
+ * a waiting receiver (on an unbuffered channel too) or buffered at once;
+ * EAGAIN when it would have to wait (nothing sent); EPIPE; EINVAL (NULL
+ * c).  Not a waiting call: a cancelled coroutine may still use it. */
+FUT_API int fut_chan_try_send(fut_chan_t *c, void *value);
+
+/* As fut_chan_recv, but never waits: 0 with *value set when a value was
+ * buffered or a sender was waiting (on an unbuffered channel too); EAGAIN
+ * when it would have to wait; EPIPE (closed and empty); EINVAL (NULL c).
+ * *value is NULL on error; `value` may be NULL. */
+FUT_API int fut_chan_try_recv(fut_chan_t *c, void **value);
+
+/* Closes c: see "Closing" above.  Returns 0; EINVAL if c is NULL or was
+ * closed already.  Does not wait. */
+FUT_API int fut_chan_close(fut_chan_t *c);
+
+/* The number of values buffered now (always 0 on an unbuffered channel;
+ * the values of waiting senders are not counted).  A snapshot: other
+ * threads may change it at once.  0 for NULL. */
+FUT_API size_t fut_chan_len(const fut_chan_t *c);
+
+/* Closes c if it is open (every waiting call wakes with EPIPE) and frees
+ * it; a waiting call still on its way out keeps the memory alive until it
+ * has left, so freeing a channel that calls wait on is safe.  A call that
+ * begins after fut_chan_free, or races it without having begun to wait,
+ * uses freed memory: as with any object, stop using c before freeing it.
+ * Buffered values are dropped (not freed).  Does not wait.  NULL is fine. */
+FUT_API void fut_chan_free(fut_chan_t *c);
 
 #ifdef __cplusplus
 }

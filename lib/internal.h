@@ -18,6 +18,7 @@
  *     future.c   futures: state machine, memory, completion, callbacks,
  *                continuations
  *     wait.c     the waiting calls: wait, get, gather, wait_any
+ *     chan.c     channels (struct fut_chan is private to it)
  *     pool.c     the thread pool (an executor and a scheduler)
  *     loop.c     the cooperative loop (an executor and a scheduler)
  *
@@ -39,6 +40,7 @@
  *     pool->shut_mu -> pool->cmu -> pool->mu -> parker->mu
  *     loop->mu -> parker->mu
  *     future->lock: a leaf, taken alone
+ *     chan->mu: a leaf, taken alone (waiters notified after it is released)
  *
  * A pool's and a loop's locks are never held together.
  */

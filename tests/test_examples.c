@@ -2,9 +2,10 @@
 /*
  * test_examples.c - the examples tell the story the tutorial tells
  *
- * Two guards, so that doc/tutorial.md can never drift from the code:
+ * Guards, so that doc/tutorial.md can never drift from the code and the
+ * real-world examples keep working:
  *
- *   lunch, onions, real_world
+ *   lunch, onions
  *       run each built example (with a short story minute,
  *       LUNCH_MINUTE_MS=20) and check the order of its events, the time of
  *       each, and its total, against STORY.md's facts.  Orders are exact;
@@ -13,6 +14,10 @@
  *       whose order is wrong *and* which ran late is tried again (up to 3
  *       times): lateness on a loaded machine can swap two events 1 story
  *       minute apart on different threads; a run on time cannot.
+ *
+ *   real_world
+ *       checksum, timers and chan_pipeline: real uses, checked by their
+ *       output (a known CRC, overlapping waits, a sum of squares)
  *
  *   tutorial
  *       every excerpt in doc/tutorial.md (a fenced block preceded by
@@ -393,6 +398,33 @@ START_TEST(timers_overlap_on_one_thread)
 }
 END_TEST
 
+START_TEST(chan_pipeline_every_number_once)
+{
+    /* 4 x 2000 numbers through a bounded and an unbuffered channel,
+     * producers and workers both threads and coroutines: the count and
+     * the sum of squares show each number was squared exactly once. */
+    static struct run r;
+    run_example("chan_pipeline", "2000", &r);
+    ck_assert_msg(r.status == 0, "chan_pipeline exit %d\n%s", r.status, r.out);
+    unsigned long long th = 0, co = 0, sum = 0, want = 0;
+    long got = 0;
+    const char *w = strstr(r.out, "workers:");
+    const char *c = strstr(r.out, "collector:");
+    ck_assert_msg(w && sscanf(w, "workers: 2 threads squared %llu, 2 coroutines squared %llu",
+                              &th, &co) == 2,
+                  "output:\n%s", r.out);
+    ck_assert_msg(c && sscanf(c, "collector: %ld results, sum of squares %llu (expected %llu)",
+                              &got, &sum, &want) == 3,
+                  "output:\n%s", r.out);
+    ck_assert_int_eq(got, 8000);
+    ck_assert_uint_eq(th + co, 8000);
+    ck_assert_uint_eq(want, 8000ull * 8001ull * 16001ull / 6);
+    ck_assert_uint_eq(sum, want);
+    run_example("chan_pipeline", "0", &r);                /* bad argument */
+    ck_assert_int_eq(r.status, 2);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------
  * tutorial: excerpts in doc/tutorial.md equal the marked regions
  * ------------------------------------------------------------------- */
@@ -603,6 +635,7 @@ static Suite *examples_suite(void)
         tc = tu_tcase(s, "real_world", 30);
         tcase_add_test(tc, checksum_crc32_check_value);
         tcase_add_test(tc, timers_overlap_on_one_thread);
+        tcase_add_test(tc, chan_pipeline_every_number_once);
     }
     tc = tu_tcase(s, "tutorial", 10);
     tcase_add_test(tc, tutorial_excerpts_match_examples);
