@@ -713,21 +713,25 @@ void fut__stacks_expect(struct fut__stacks *s, size_t n)
     /* (A slab from the cache comes with warm stacks on the free list.) */
     if (s->carve_left == 0 && (slab_new(s) != 0 || n <= s->nfree + 1))
         return;
-    size_t want = n - s->nfree;          /* fresh slots the next gets will carve */
-    char *from = s->pop_end > s->carve ? s->pop_end : s->carve;
-    size_t have = (size_t)(from - s->carve) / s->stride;   /* populated already */
-    if (have >= want || have >= s->carve_left)
-        return;
-    size_t k = want - have;
-    if (k > s->carve_left - have)
-        k = s->carve_left - have;
-    if (k > SLAB_MAX_SLOTS)
-        k = SLAB_MAX_SLOTS;
-    if (k < 2)
+    if (s->pop_end > s->carve)
+        return;                          /* populated ones left: refill when used */
+    /* Fresh slots the next gets will carve, but no more than there are
+     * stacks in use now: the batch doubles while the coroutines stay alive
+     * (a fan-out of sleepers, W3 and W5), and coroutines that end before
+     * the next one starts (their stack comes back to the free list) never
+     * make it populate pages that would not be used. */
+    size_t want = n - s->nfree;
+    if (want > s->live)
+        want = s->live;
+    if (want > s->carve_left)
+        want = s->carve_left;
+    if (want > SLAB_MAX_SLOTS)
+        want = SLAB_MAX_SLOTS;
+    if (want < 2)
         return;                          /* a fault costs no more than a call */
-    if (populate_tops(s, from, k)) {
-        s->pop_end = from + k * s->stride;
-        s->populated += k;
+    if (populate_tops(s, s->carve, want)) {
+        s->pop_end = s->carve + want * s->stride;
+        s->populated += want;
     }
 }
 

@@ -72,12 +72,14 @@ FUT_HIDDEN int fut__stacks_init(struct fut__stacks *s, size_t stack_size);
 FUT_HIDDEN int fut__stack_get(struct fut__stacks *s, struct fut__stack *out);
 
 /* A hint: about n stacks will be asked for soon (the loop's coroutines
- * queued and not yet started).  When fewer than n are free, populates the
- * top page of the never-used slots that the next calls will carve, all in
- * one system call (process_madvise(MADV_POPULATE_WRITE), Linux >= 6.13),
- * instead of one page fault per coroutine at its first touch.  Populates
- * nothing where the kernel refuses, or for fewer than 2 fresh stacks.  May
- * map the next slab.  Never fails (a hint). */
+ * queued and not yet started).  When fewer than n are free and the slots
+ * populated before are used up, populates the top page of the never-used
+ * slots that the next calls will carve, as many as are wanted but no more
+ * than the stacks in use now, all in one system call
+ * (process_madvise(MADV_POPULATE_WRITE), Linux >= 6.13), instead of one
+ * page fault per coroutine at its first touch.  Populates nothing where the
+ * kernel refuses, or for fewer than 2 stacks.  May map the next slab.
+ * Never fails (a hint). */
 FUT_HIDDEN void fut__stacks_expect(struct fut__stacks *s, size_t n);
 
 /* Takes back a stack from fut__stack_get of the same s.  Never fails,
