@@ -802,8 +802,13 @@ START_TEST(stack_expect_populates_the_next_tops)
     for (int i = L; i < L + (int)pop; i++)  /* the fresh, populated ones */
         ((volatile char *)st[i].lo)[st[i].size - 1] = (char)i;
     long faults = minflt() - f0;
+#if !defined(TU_SANITIZED)   /* a sanitizer's shadow memory faults too */
     if (pop > 0)
         ck_assert_msg(faults <= 2, "%ld faults touching %zu populated tops", faults, pop);
+#else
+    if (pop > 0)
+        printf("stack_expect_populates_the_next_tops: %ld faults (sanitizer shadow)\n", faults);
+#endif
     else
         printf("stack_expect_populates_the_next_tops: the kernel refused "
                "process_madvise(MADV_POPULATE_WRITE)\n");
@@ -866,7 +871,11 @@ START_TEST(stack_cache_keeps_stacks_warm_across_allocators)
     long faults = minflt() - f0;
     ck_assert_int_eq(s.adopted, N);
     ck_assert_int_eq(s.carved, N);
+#if !defined(TU_SANITIZED)   /* a sanitizer's shadow memory faults too */
     ck_assert_msg(faults <= 2, "%ld faults on %d cached stacks", faults, N);
+#else
+    (void)faults;
+#endif
     qsort(lo1, N, sizeof lo1[0], cmp_ptr);
     qsort(lo2, N, sizeof lo2[0], cmp_ptr);
     ck_assert_msg(memcmp(lo1, lo2, sizeof lo1) == 0, "not the same stacks");
