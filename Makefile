@@ -192,11 +192,11 @@ check-deps:
 TEST_FLAGS = $(ALL_CPPFLAGS) $(CHECK_CFLAGS) $(ALL_CFLAGS) -fvisibility=default \
              -DFUT_BUILD_DIR=\"$(BUILD)\"
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB_A) | check-deps
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB_A) | check-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_FLAGS) $< -o $@ $(ALL_LDFLAGS) $(LIB_A) $(CHECK_LIBS) $(ALL_LDLIBS)
 
-$(BUILD)/tests-shared/%: tests/%.c tests/testutil.h $(BUILD)/libfutures.so | check-deps
+$(BUILD)/tests-shared/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libfutures.so | check-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_FLAGS) $< -o $@ $(ALL_LDFLAGS) -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' \
 	    -lfutures $(CHECK_LIBS) $(ALL_LDLIBS)

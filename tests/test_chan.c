@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_chan.c - channels (include/futures.h, section 5): one case per
+ * test_chan.c - channels (include/futures.h, section 6): one case per
  * sentence of the contract, and stress cases that count every value
  *
  * Which calls are waiting where is observed through a hidden hook of the

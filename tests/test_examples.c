@@ -426,6 +426,118 @@ START_TEST(chan_pipeline_every_number_once)
 END_TEST
 
 /* ---------------------------------------------------------------------
+ * structured: the task group, timeout, wait_for, as_completed and shield
+ * examples (one loop thread decides their orders, so they are exact)
+ * ------------------------------------------------------------------- */
+
+/* Asserts that `a` occurs in out, and before `b` when b is not NULL. */
+static void assert_in_order(const struct run *r, const char *a, const char *b)
+{
+    const char *pa = strstr(r->out, a);
+    ck_assert_msg(pa != NULL, "no \"%s\" in the output:\n%s", a, r->out);
+    if (b) {
+        const char *pb = strstr(r->out, b);
+        ck_assert_msg(pb != NULL, "no \"%s\" in the output:\n%s", b, r->out);
+        ck_assert_msg(pa < pb, "\"%s\" comes after \"%s\":\n%s", a, b, r->out);
+    }
+}
+
+static void assert_absent(const struct run *r, const char *a)
+{
+    ck_assert_msg(strstr(r->out, a) == NULL, "\"%s\" in the output:\n%s", a, r->out);
+}
+
+/* The event time of `dish what` (story minutes), or -1. */
+static double event_t(const struct run *r, const char *dish, const char *what)
+{
+    for (int i = 0; i < r->nev; i++)
+        if (strcmp(r->ev[i].dish, dish) == 0 && strcmp(r->ev[i].what, what) == 0)
+            return r->ev[i].t;
+    return -1;
+}
+
+START_TEST(structured_taskgroup_first_failure_cancels_the_rest)
+{
+    static struct run r;
+    run_example("taskgroup", NULL, &r);
+    ck_assert_msg(r.status == 0, "taskgroup exit %d\n%s", r.status, r.out);
+    assert_in_order(&r, "meatloaf done", "sauce    burns");
+    assert_in_order(&r, "sauce    burns", "pasta    cancelled taken off the stove");
+    assert_absent(&r, "pasta    done");
+    assert_in_order(&r, "avocado  done", "group: Input/output error");
+    assert_in_order(&r, "group: Input/output error", "  pasta    cancelled\n");
+    assert_in_order(&r, "  meatloaf done\n", "  sauce    failed\n");
+    assert_in_order(&r, "  avocado  done\n", "Lunch abandoned after");
+    ck_assert(event_t(&r, "meatloaf", "done") >= 3.0 - 0.05);
+}
+END_TEST
+
+START_TEST(structured_timeout_deadline_for_the_group)
+{
+    static struct run r;
+    run_example("timeout", NULL, &r);
+    ck_assert_msg(r.status == 0, "timeout exit %d\n%s", r.status, r.out);
+    assert_in_order(&r, "fut_group_wait(g, 0): Connection timed out (nothing cancelled)",
+                    "meatloaf done");
+    assert_in_order(&r, "meatloaf done", "pasta    cancelled by the deadline");
+    assert_in_order(&r, "pasta    cancelled by the deadline",
+                    "fut_group_wait(g, 3 min): Connection timed out");
+    assert_in_order(&r, "fut_group_wait again: Connection timed out (final)",
+                    "fut_group_spawn now: Invalid argument");
+    assert_in_order(&r, "  pasta    cancelled\n  meatloaf done\n  avocado  done\n",
+                    "Lunch after 4 min: without the pasta.");
+    assert_absent(&r, "pasta    done");
+}
+END_TEST
+
+START_TEST(structured_wait_for_cancels_on_timeout)
+{
+    static struct run r;
+    run_example("wait_for", NULL, &r);
+    ck_assert_msg(r.status == 0, "wait_for exit %d\n%s", r.status, r.out);
+    assert_in_order(&r, "pasta    cancelled off the stove",
+                    "future_wait_for(pasta, 4 min): Connection timed out, value NULL");
+    assert_in_order(&r, "meatloaf done",
+                    "future_wait_for(meatloaf, 5 min): 0, value meatloaf");
+    /* a running job is waited for to its end, then ETIMEDOUT */
+    assert_in_order(&r, "avocado  done",
+                    "future_wait_for(avocado, 1 min): Connection timed out, value NULL");
+    assert_in_order(&r, "avocado's own outcome: done (it could not be stopped)", NULL);
+    ck_assert(event_t(&r, "pasta", "starts") >= 0);
+    assert_absent(&r, "pasta    done");
+}
+END_TEST
+
+START_TEST(structured_as_completed_in_completion_order)
+{
+    static struct run r;
+    run_example("as_completed", NULL, &r);
+    ck_assert_msg(r.status == 0, "as_completed exit %d\n%s", r.status, r.out);
+    assert_in_order(&r, "future_wait_next(timeout 0): Connection timed out", "avocado  done");
+    assert_in_order(&r, "served: avocado (index 2)", "served: meatloaf (index 1)");
+    assert_in_order(&r, "served: meatloaf (index 1)", "served: pasta (index 0)");
+    ck_assert_int_eq(r.nmin, 1);
+    ck_assert_int_ge(r.minutes[0], 10);
+}
+END_TEST
+
+START_TEST(structured_shield_shared_roast_and_cleanup)
+{
+    static struct run r;
+    run_example("shield", NULL, &r);
+    ck_assert_msg(r.status == 0, "shield exit %d\n%s", r.status, r.out);
+    assert_in_order(&r, "alice gives up: Connection timed out; the roast goes on",
+                    "pasta    cancelled draining the pot first");
+    assert_in_order(&r, "a wait now, unshielded: Operation canceled",
+                    "pot drained (shielded wait: 0)");
+    assert_in_order(&r, "pot drained (shielded wait: 0)", "roast    done");
+    assert_in_order(&r, "roast    done", "bob gets the roast");
+    assert_absent(&r, "should not be");
+    ck_assert(event_t(&r, "roast", "done") >= 6.0 - 0.05);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------
  * tutorial: excerpts in doc/tutorial.md equal the marked regions
  * ------------------------------------------------------------------- */
 
@@ -636,6 +748,12 @@ static Suite *examples_suite(void)
         tcase_add_test(tc, checksum_crc32_check_value);
         tcase_add_test(tc, timers_overlap_on_one_thread);
         tcase_add_test(tc, chan_pipeline_every_number_once);
+        tc = tu_tcase(s, "structured", 30);
+        tcase_add_test(tc, structured_taskgroup_first_failure_cancels_the_rest);
+        tcase_add_test(tc, structured_timeout_deadline_for_the_group);
+        tcase_add_test(tc, structured_wait_for_cancels_on_timeout);
+        tcase_add_test(tc, structured_as_completed_in_completion_order);
+        tcase_add_test(tc, structured_shield_shared_roast_and_cleanup);
     }
     tc = tu_tcase(s, "tutorial", 10);
     tcase_add_test(tc, tutorial_excerpts_match_examples);
