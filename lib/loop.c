@@ -60,6 +60,14 @@
  * Cancellation.  future_cancel on a started coroutine sets cancel_req
  * (atomic) and wakes it through the remote path: its current and every
  * later waiting call returns ECANCELED, and its future ends CANCELLED.
+ * The first waiting call to return ECANCELED delivers the cancellation
+ * (cancel_delivered): the core's future_get and future_gather then cancel
+ * what they were given (the scheduler's `deliver`), later calls do not.
+ * While the coroutine's shield is on (fut_cancel_shield, or the core's own
+ * waits that must finish, through the scheduler's `shield`), the
+ * cancellation is neither delivered nor wakes it: consider_wake and
+ * coro_block look at `shielded`, and a cancellation that arrived meanwhile
+ * is delivered by the first waiting call after the shield goes off.
  */
 #include "internal.h"
 #include "heap.h"
@@ -105,6 +113,11 @@ struct fut__coro {
     struct fut__hnode timer;        /* armed in loop->timers while a wait has
                                        a deadline */
     atomic_bool cancel_req;         /* set once by future_cancel, any thread */
+    bool cancel_delivered;          /* a waiting call returned ECANCELED
+                                       for cancel_req; loop thread */
+    bool shielded;                  /* fut_cancel_shield: cancel_req does not
+                                       interrupt its waits; off at start, set
+                                       by the coroutine itself; loop thread */
     struct fut__dnode rlink;        /* on loop->remote; guarded by loop->mu */
     struct fut__dnode llink;        /* on loop->live; loop thread */
     struct fut__cbstate cbs;        /* its callback trampoline while it is
@@ -128,6 +141,9 @@ struct fut_loop {
                                        ready ones (qnext); loop thread */
     struct fut__dlist live;         /* started, not finished; loop thread */
     size_t nlive;                   /* loop thread */
+    size_t nnew;                    /* spawned on the loop thread and not yet
+                                       taken off rq: how many stacks are
+                                       wanted soon (a hint); loop thread */
     struct fut__heap timers;        /* loop thread */
     bool in_sleep;                  /* phase 5 in progress; loop thread */
     struct fut__ioset io;           /* epoll set and eventfd: loop thread,
@@ -170,6 +186,16 @@ static bool on_loop_thread(struct fut_loop *l)
 }
 
 bool fut_in_coroutine(void) { return coro_self() != NULL; }
+
+bool fut_cancel_shield(bool on)
+{
+    struct fut__coro *c = coro_self();
+    if (!c)
+        return false;
+    bool old = c->shielded;
+    c->shielded = on;
+    return old;
+}
 
 /* ---------------------------------------------------------------------
  * Run queue, remote hand-over, the sleeper
@@ -221,7 +247,7 @@ static void consider_wake(struct fut_loop *l, struct fut__coro *c)
 {
     if (c->st != C_WAITING)
         return;
-    if (atomic_load_explicit(&c->cancel_req, memory_order_acquire))
+    if (atomic_load_explicit(&c->cancel_req, memory_order_acquire) && !c->shielded)
         make_ready(l, c, ECANCELED);
     else if (c->waiting && fut__waiter_fired(c->waiting))
         make_ready(l, c, 0);
@@ -307,10 +333,32 @@ static void *coro_who(struct fut__sched *s)
     return fut__container_of(s, struct fut_loop, sched)->current;
 }
 
-static int coro_cancelled(struct fut__sched *s)
+/* ECANCELED when the running coroutine has a cancellation and its shield
+ * is off; that return delivers it.  *first (may be NULL): no waiting call
+ * had delivered it before. */
+static int coro_deliver(struct fut__sched *s, bool *first)
 {
     struct fut__coro *c = fut__container_of(s, struct fut_loop, sched)->current;
-    return atomic_load_explicit(&c->cancel_req, memory_order_acquire) ? ECANCELED : 0;
+    if (FUT_LIKELY(!atomic_load_explicit(&c->cancel_req, memory_order_acquire)) ||
+        c->shielded)
+        return 0;
+    if (first)
+        *first = !c->cancel_delivered;
+    c->cancel_delivered = true;
+    return ECANCELED;
+}
+
+static int coro_cancelled(struct fut__sched *s)
+{
+    return coro_deliver(s, NULL);
+}
+
+static bool coro_shield(struct fut__sched *s, bool on)
+{
+    struct fut__coro *c = fut__container_of(s, struct fut_loop, sched)->current;
+    bool old = c->shielded;
+    c->shielded = on;
+    return old;
 }
 
 /* Suspends the calling coroutine until w fires, the deadline passes, or
@@ -337,6 +385,8 @@ static int coro_block(struct fut__sched *s, struct fut__waiter *w, uint64_t dead
     /* Resumed by consider_wake, a timer or cancellation. */
     fut__heap_cancel(&l->timers, &c->timer);   /* if woken before it fired */
     c->waiting = NULL;
+    if (c->wake_reason == ECANCELED)
+        c->cancel_delivered = true;
     return c->wake_reason;
 }
 
@@ -377,6 +427,8 @@ static const struct fut__sched_ops coro_ops = {
     .wake = coro_wake,
     .settle = coro_settle,
     .cancelled = coro_cancelled,
+    .deliver = coro_deliver,
+    .shield = coro_shield,
     .before_wait = NULL,
 };
 
@@ -479,22 +531,27 @@ static void run_one(struct fut_loop *l, future_t *f)
     if (!c) {
         /* A new coroutine: make it, then start it unless it was cancelled
          * (or completed by hand) while queued. */
+        if (l->nnew)
+            l->nnew--;
         if (future_done(f)) {
             future_release(f);
             return;
         }
+        /* The stacks of the new ones queued behind it are wanted next:
+         * their first pages are populated in one call, not faulted in one
+         * by one. */
+        fut__stacks_expect(&l->stacks, l->nnew + 1);
         c = coro_create(l, f);
         if (!c) {
             fut__complete(f, FUTURE_PENDING, FUTURE_FAILED, NULL, ENOMEM);
             future_release(f);
             return;
         }
-        pthread_mutex_lock(&l->mu);
-        bool started = fut__start(f);
-        if (started)
-            f->xdata = c;
-        pthread_mutex_unlock(&l->mu);
-        if (!started) {
+        /* xdata before the start: a canceller reads it (under mu) only
+         * after it has seen RUNNING, which the start's CAS publishes. */
+        f->xdata = c;
+        if (!fut__start(f)) {
+            f->xdata = NULL;           /* nobody saw RUNNING: nobody read it */
             fut__ctx_release(&c->ctx);
             struct fut__stack st = c->stack;
             fut__stack_put(&l->stacks, &st);
@@ -563,7 +620,7 @@ static void begin_finish(struct fut_loop *l)
     for (struct fut__dnode *n = l->live.first; n; n = n->next) {
         struct fut__coro *c = fut__container_of(n, struct fut__coro, llink);
         atomic_store_explicit(&c->cancel_req, true, memory_order_release);
-        if (c->st == C_WAITING)
+        if (c->st == C_WAITING && !c->shielded)
             make_ready(l, c, ECANCELED);
     }
     for (future_t *f = l->rq.head; f; f = fut__qnext(f))
@@ -763,6 +820,7 @@ fut_loop_t *fut_loop_new(const fut_loop_opts *opts)
         return NULL;
     }
     l->nested_recheck = NESTED_RECHECK_FIRST_NS;
+    l->stacks.cache = true;            /* warm stacks for the process's next loop */
     l->exec.ops = &coro_exec_ops;
     l->sched.ops = &coro_ops;
     fut__dlist_init(&l->live);
@@ -782,6 +840,16 @@ fut_loop_t *fut_loop_new(const fut_loop_opts *opts)
     return l;
 }
 
+/* A spawn while the loop is finishing: f was never queued. */
+static future_t *spawn_refused(future_t *f)
+{
+    atomic_store_explicit(&f->refs, 1, memory_order_relaxed);
+    f->exec = NULL;
+    future_release(f);                 /* cancels it */
+    errno = ESHUTDOWN;
+    return NULL;
+}
+
 future_t *fut_loop_spawn(fut_loop_t *l, fut_fn fn, void *arg)
 {
     if (!l || !fn) {
@@ -794,19 +862,18 @@ future_t *fut_loop_spawn(fut_loop_t *l, fut_fn fn, void *arg)
     f->fn = fn;
     f->arg = arg;
     atomic_store_explicit(&f->refs, 2, memory_order_relaxed);   /* caller + loop */
+    if (on_loop_thread(l)) {
+        /* finishing is written by the loop thread only: no lock here. */
+        if (FUT_UNLIKELY(l->finishing))
+            return spawn_refused(f);
+        l->nnew++;
+        rq_push(l, f);
+        return f;
+    }
     pthread_mutex_lock(&l->mu);
     if (l->finishing) {
         pthread_mutex_unlock(&l->mu);
-        atomic_store_explicit(&f->refs, 1, memory_order_relaxed);
-        f->exec = NULL;
-        future_release(f);             /* cancels it: never queued */
-        errno = ESHUTDOWN;
-        return NULL;
-    }
-    if (on_loop_thread(l)) {
-        pthread_mutex_unlock(&l->mu);
-        rq_push(l, f);
-        return f;
+        return spawn_refused(f);
     }
     fut__fifo_push(&l->spawned, f);
     atomic_store_explicit(&l->remote_pending, true, memory_order_relaxed);

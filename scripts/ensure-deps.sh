@@ -8,6 +8,7 @@
 #   lint    clang-tidy, clang, cppcheck and mandoc (`make lint`)
 #   consumers  cmake, g++ and clang++ (CI builds programs against the
 #           installed library and compiles the header as C++)
+#   fuzz    clang with its libFuzzer runtime (`make fuzz`)
 #   cross   the AArch64 cross compiler and qemu-user
 #   peers   what `make bench PEERS=1` compares against: GLib, oneTBB, libuv,
 #           Boost.Fiber/Context, g++
@@ -36,6 +37,8 @@ for what in "$@"; do
         command -v clang++ >/dev/null || need+=(clang)
         command -v pkg-config >/dev/null || need+=(pkg-config)
         command -v make >/dev/null || need+=(make) ;;
+    fuzz)
+        command -v clang >/dev/null || need+=(clang) ;;
     cross)
         command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
         command -v qemu-aarch64 >/dev/null || command -v qemu-aarch64-static >/dev/null || need+=(qemu-user) ;;
