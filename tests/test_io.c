@@ -1637,13 +1637,13 @@ struct overflow {
     int accepted;
     int rc_after;
     int rc_again;
+    int next;
 };
 
 static void *over_client(void *arg)
 {
     struct overflow *o = arg;
-    static int next;
-    int i = next++;
+    int i = o->next++;                 /* the loop's thread only */
     o->c[i] = tcp_socket_nb();
     o->rc[i] = fut_connect(o->c[i], (struct sockaddr *)&o->sa, sizeof o->sa, 400);
     return NULL;
@@ -1674,9 +1674,7 @@ static void *over_main(void *arg)
     while (fut_accept(o->lfd, &fd, 50) == 0)   /* whatever the kernel let in late */
         close(fd);
     int n = tcp_socket_nb();
-    future_t *acc = NULL;
     o->rc_after = fut_connect(n, (struct sockaddr *)&o->sa, sizeof o->sa, 5000);
-    (void)acc;
     if (o->rc_after == 0) {
         o->rc_after = fut_accept(o->lfd, &fd, 5000);
         if (!o->rc_after)
@@ -1694,14 +1692,18 @@ START_TEST(accept_queue_overflow)
     ck_assert_int_eq(fut_run(over_main, &o, NULL), 0);
     int ok = 0, timedout = 0;
     for (int i = 0; i < OVER; i++) {
-        ck_assert_msg(o.rc[i] == 0 || o.rc[i] == ETIMEDOUT, "client %d: rc %d", i, o.rc[i]);
+        /* A kernel set to reset on overflow (tcp_abort_on_overflow) refuses
+         * instead of dropping the handshake. */
+        ck_assert_msg(o.rc[i] == 0 || o.rc[i] == ETIMEDOUT || o.rc[i] == ECONNREFUSED ||
+                      o.rc[i] == ECONNRESET, "client %d: rc %d", i, o.rc[i]);
         ok += o.rc[i] == 0;
-        timedout += o.rc[i] == ETIMEDOUT;
+        timedout += o.rc[i] != 0;
     }
     ck_assert_int_gt(timedout, 0);     /* the queue did overflow */
     ck_assert_int_ge(o.accepted, 1);
     ck_assert_int_le(o.accepted, ok);
-    ck_assert_msg(o.rc_again == ETIMEDOUT || o.rc_again == 0, "again: %d", o.rc_again);
+    ck_assert_msg(o.rc_again == ETIMEDOUT || o.rc_again == 0 || o.rc_again == ECONNREFUSED ||
+                  o.rc_again == ECONNRESET, "again: %d", o.rc_again);
     tu_assert_rc(o.rc_after, 0);
     close(o.lfd);
 }
