@@ -8,7 +8,7 @@
  * emptied the descriptor, so the next fut_read on it waits first (the
  * short-read hint, ioset.h: a read less per message, as libuv reads only
  * on readiness).  The wait goes to the calling thread's scheduler
- * (fut__sched_fd_wait, ioset.h): in a coroutine the loop's epoll set
+ * (the scheduler's fd_wait: loop.c, ioset.h): in a coroutine the loop's epoll set
  * suspends just the coroutine; anywhere else (a plain thread, a pool job)
  * the thread blocks in poll(2) (poll_wait below).  This file never asks
  * which.
@@ -140,10 +140,10 @@ static int fd_wait(int fd, uint32_t events, bool drained, long timeout_ms, uint6
         *revents = (uint16_t)p.revents;
         return 0;
     }
-    int rc = fut__sched_fd_wait(fut__sched_self(), fd, events, drained, deadline, revents);
-    if (rc == ENOSYS)
-        rc = poll_wait(fd, events, deadline, revents);
-    return rc;
+    struct fut__sched *s = fut__sched_self();
+    if (s->ops->fd_wait)
+        return s->ops->fd_wait(s, fd, events, drained, deadline, revents);
+    return poll_wait(fd, events, deadline, revents);
 }
 
 int fut_io_wait(int fd, short events, long timeout_ms, short *revents)
@@ -203,10 +203,10 @@ int fut_read(int fd, void *buf, size_t len, size_t *got, long timeout_ms)
         len = SSIZE_MAX;
     uint64_t deadline = fut__deadline(timeout_ms);
     struct fut__sched *s = fut__sched_self();
-    if (timeout_ms != 0 && len > 0 && fut__sched_fd_drained(s, fd)) {
+    if (timeout_ms != 0 && len > 0 && s->ops->fd_drained && s->ops->fd_drained(s, fd)) {
         /* The last read emptied it: wait for readiness before reading. */
         uint32_t r;
-        rc = fut__sched_fd_wait(s, fd, EPOLLIN, true, deadline, &r);
+        rc = s->ops->fd_wait(s, fd, EPOLLIN, true, deadline, &r);
         if (rc)
             return rc;
     }
@@ -234,8 +234,8 @@ int fut_read(int fd, void *buf, size_t len, size_t *got, long timeout_ms)
         }
         if (n >= 0) {
             *got = (size_t)n;
-            if (n > 0)
-                fut__sched_fd_read_was_short(s, fd, (size_t)n < len);
+            if (n > 0 && s->ops->fd_read_was_short)
+                s->ops->fd_read_was_short(s, fd, (size_t)n < len);
             return 0;
         }
         int e = errno;

@@ -129,24 +129,13 @@ FUT_HIDDEN size_t fut__ioset_poll(struct fut__ioset *io, uint64_t deadline);
 /* Any thread: makes the loop's current or next poll return. */
 FUT_HIDDEN void fut__ioset_wake(struct fut__ioset *io);
 
-/* Waits in the calling context until fd is ready for `events` (EPOLLIN,
- * EPOLLOUT) or the deadline: 0 with *revents (poll(2)'s bits), ETIMEDOUT,
- * ECANCELED, EBADF, EINVAL, ENOMEM; ENOSYS when the scheduler cannot (not
- * a coroutine): the caller then uses poll(2).  `drained`: the caller has
- * just seen EAGAIN on fd (lets the persistent variants skip a re-check).
- * loop.c. */
-FUT_HIDDEN int fut__sched_fd_wait(struct fut__sched *s, int fd, uint32_t events,
-                                  bool drained, uint64_t deadline, uint32_t *revents);
-
 /* The short-read hint (as libuv, which reads only on readiness): a read
  * that returned less than it asked for emptied the descriptor, so in a
  * coroutine the next read waits for readiness first instead of trying a
  * read that would say EAGAIN.  Only a hint: the wait arms the registration,
  * which reports readiness present at that moment, so a wrong hint costs a
  * turn of the loop, never a wake-up.  Any event for the descriptor clears
- * it.  Outside a coroutine: false / nothing.  loop.c. */
-FUT_HIDDEN bool fut__sched_fd_drained(struct fut__sched *s, int fd);
-FUT_HIDDEN void fut__sched_fd_read_was_short(struct fut__sched *s, int fd, bool is_short);
+ * it.  The scheduler's fd_drained / fd_read_was_short reach it (loop.c). */
 /* ioset.c's side of them. */
 FUT_HIDDEN bool fut__ioset_drained(struct fut__ioset *io, int fd);
 FUT_HIDDEN void fut__ioset_set_drained(struct fut__ioset *io, int fd, bool drained);

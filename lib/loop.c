@@ -25,7 +25,7 @@
  *                the worker's scheduler instead, which keeps running the
  *                pool's jobs (see loop_sleep for its descriptors)
  *
- * Descriptors.  A coroutine waiting on a descriptor (fut__sched_fd_wait,
+ * Descriptors.  A coroutine waiting on a descriptor (the scheduler's fd_wait,
  * for io.c) links a fut__fdwait, which embeds the core's waiter node, into
  * the loop's epoll set and suspends in coro_block like any other wait; the
  * loop collects readiness once per turn while coroutines wait on
@@ -421,6 +421,12 @@ static void coro_settle(struct fut__waiter *w)
     }
 }
 
+/* Waiting on a descriptor: below, with the epoll set. */
+static int coro_fd_wait(struct fut__sched *s, int fd, uint32_t events, bool drained,
+                        uint64_t deadline, uint32_t *revents);
+static bool coro_fd_drained(struct fut__sched *s, int fd);
+static void coro_fd_read_was_short(struct fut__sched *s, int fd, bool is_short);
+
 static const struct fut__sched_ops coro_ops = {
     .who = coro_who,
     .block = coro_block,
@@ -430,6 +436,9 @@ static const struct fut__sched_ops coro_ops = {
     .deliver = coro_deliver,
     .shield = coro_shield,
     .before_wait = NULL,
+    .fd_wait = coro_fd_wait,
+    .fd_drained = coro_fd_drained,
+    .fd_read_was_short = coro_fd_read_was_short,
 };
 
 /* The executor's cancel of a started coroutine (future_cancel). */
@@ -729,24 +738,19 @@ static void loop_sleep(struct fut_loop *l)
  * Waiting on a descriptor (io.c's way in; ioset.h)
  * ------------------------------------------------------------------- */
 
-bool fut__sched_fd_drained(struct fut__sched *s, int fd)
+static bool coro_fd_drained(struct fut__sched *s, int fd)
 {
-    if (s->ops != &coro_ops)
-        return false;
     return fut__ioset_drained(&fut__container_of(s, struct fut_loop, sched)->io, fd);
 }
 
-void fut__sched_fd_read_was_short(struct fut__sched *s, int fd, bool is_short)
+static void coro_fd_read_was_short(struct fut__sched *s, int fd, bool is_short)
 {
-    if (s->ops == &coro_ops)
-        fut__ioset_set_drained(&fut__container_of(s, struct fut_loop, sched)->io, fd, is_short);
+    fut__ioset_set_drained(&fut__container_of(s, struct fut_loop, sched)->io, fd, is_short);
 }
 
-int fut__sched_fd_wait(struct fut__sched *s, int fd, uint32_t events, bool drained,
-                       uint64_t deadline, uint32_t *revents)
+static int coro_fd_wait(struct fut__sched *s, int fd, uint32_t events, bool drained,
+                        uint64_t deadline, uint32_t *revents)
 {
-    if (s->ops != &coro_ops)
-        return ENOSYS;
     struct fut_loop *l = fut__container_of(s, struct fut_loop, sched);
     int rc = coro_cancelled(s);
     if (rc)
