@@ -296,13 +296,11 @@ install: lib $(BUILD)/libfutures.pc $(CMAKE_FILES)
 	ln -sf libfutures.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libfutures.so
 	install -m 644 $(BUILD)/libfutures.pc $(DESTDIR)$(PKGCONFIGDIR)/libfutures.pc
 	install -m 644 $(CMAKE_FILES) $(DESTDIR)$(CMAKEDIR)/
-	install -m 644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man3/
+	@echo "install -m 644 man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/"
+	@install -m 644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man3/
 	@grep -v '^#' man/aliases | while read -r alias page; do \
 	    ln -sf "$$page.3" "$(DESTDIR)$(MANDIR)/man3/$$alias.3" || exit 1; done
-	@case "$(DESTDIR)$(LIBDIR)" in /usr/lib|/usr/local/lib|/lib) \
-	    echo "libfutures: installed in $(LIBDIR); run 'ldconfig' (as root) before running programs" ;; \
-	  /*) [ -n "$(DESTDIR)" ] || echo "libfutures: installed in $(LIBDIR), outside the loader's path:" \
-	      "run programs with LD_LIBRARY_PATH=$(LIBDIR)" ;; esac
+	@[ -n "$(DESTDIR)" ] || scripts/post-install.sh "$(LIBDIR)" "$(LIB_SONAME)"
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/futures.h $(DESTDIR)$(LIBDIR)/libfutures.a \
@@ -314,6 +312,7 @@ uninstall:
 	@grep -v '^#' man/aliases | while read -r alias page; do \
 	    rm -f "$(DESTDIR)$(MANDIR)/man3/$$alias.3"; done
 	-@rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null || true
+	@[ -n "$(DESTDIR)" ] || [ "$$(id -u)" != 0 ] || ldconfig 2>/dev/null || true
 
 clean:
 	rm -rf build build-*
