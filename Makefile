@@ -115,8 +115,9 @@ LIB_SONAME := libfutures.so.$(SOVERSION)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 # The tests that use only the public API can link the shared library too
-# (the others call hidden fut__ functions, found only in libfutures.a).
-SHARED_TEST_SRC := $(shell grep -L 'fut__' $(TEST_SRC))
+# (the others call hidden fut__ functions, found only in libfutures.a;
+# test_examples calls no library function: it runs the examples).
+SHARED_TEST_SRC := $(filter-out tests/test_examples.c,$(shell grep -L 'fut__' $(TEST_SRC)))
 SHARED_TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests-shared/%,$(SHARED_TEST_SRC))
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
@@ -180,11 +181,14 @@ check-deps:
 TEST_FLAGS = $(ALL_CPPFLAGS) $(CHECK_CFLAGS) $(ALL_CFLAGS) -fvisibility=default \
              -DFUT_BUILD_DIR=\"$(BUILD)\"
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB_A) | check-deps
+# (built against tests/shim/check.h instead of Check: scripts/cross-aarch64.sh)
+TEST_DEPS = tests/testutil.h $(if $(findstring tests/shim,$(CHECK_CFLAGS)),tests/shim/check.h)
+
+$(BUILD)/tests/%: tests/%.c $(TEST_DEPS) $(LIB_A) | check-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_FLAGS) $< -o $@ $(ALL_LDFLAGS) $(LIB_A) $(CHECK_LIBS) $(ALL_LDLIBS)
 
-$(BUILD)/tests-shared/%: tests/%.c tests/testutil.h $(BUILD)/libfutures.so | check-deps
+$(BUILD)/tests-shared/%: tests/%.c $(TEST_DEPS) $(BUILD)/libfutures.so | check-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_FLAGS) $< -o $@ $(ALL_LDFLAGS) -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' \
 	    -lfutures $(CHECK_LIBS) $(ALL_LDLIBS)

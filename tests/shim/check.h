@@ -16,10 +16,11 @@
  *   - a failed ck_assert* prints FILE:LINE:F:TCASE:TEST:0: MESSAGE and
  *     exits the child with status 1; a signal or another exit status is an
  *     error (E);
- *   - CK_RUN_CASE=name runs only that TCase;
+ *   - CK_RUN_CASE=name runs only that TCase; CK_FORK=no runs the tests in
+ *     the runner's own process, without timeouts (for a debugger);
  *   - the run ends with Check's summary line, "P%: Checks: N, Failures:
  *     F, Errors: E", which scripts/run-tests.sh reads.
- * Not provided: fixtures, loop tests, CK_NOFORK, the XML/TAP logs.
+ * Not provided: fixtures, loop tests, the XML/TAP logs.
  */
 #ifndef FUT_CHECK_SHIM_H
 #define FUT_CHECK_SHIM_H
@@ -248,6 +249,14 @@ static inline int ck_shim_run_one(const TCase *tc, const TTest *t)
     if (e && *e && strtod(e, NULL) > 0)
         mult = strtod(e, NULL);
     double limit = tc->timeout * mult;
+    const char *fk = getenv("CK_FORK");
+    if (fk && strcmp(fk, "no") == 0) {
+        /* CK_FORK=no: in this process (for a debugger); a failure ends it */
+        ck_shim_tcase = tc->name;
+        ck_shim_test = t->name;
+        t->fn(0);
+        return 0;
+    }
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
