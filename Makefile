@@ -7,6 +7,11 @@
 #   make check SANITIZE=thread    ... under ThreadSanitizer (build-thread/)
 #   make check SANITIZE=address   ... under AddressSanitizer + UBSan
 #   make check-shared         the test suite linked against libfutures.so
+#   make stress               the seeded soak (tests/stress/) for STRESS_SECONDS=20,
+#                             SEED=<time-based>, STRESS_THREADS=4, STRESS_SKIP=a,b;
+#                             SANITIZE=thread|address as for check
+#   make fuzz                 the libFuzzer harness (fuzz/, clang, ASan + UBSan)
+#                             for FUZZ_SECONDS=60 from the seeds in fuzz/corpus
 #   make demo                 build and run the main demonstration
 #   make bench                build and run the benchmarks (bench/run.sh)
 #   make lint                 clang-tidy (with the static analyzer), cppcheck,
@@ -80,8 +85,14 @@ FUT_LDFLAGS += -fsanitize=thread
 else ifeq ($(SANITIZE),address)
 FUT_CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 FUT_LDFLAGS += -fsanitize=address,undefined
+else ifeq ($(SANITIZE),fuzzer)
+# The library instrumented for libFuzzer (clang); only the fuzzer's own
+# program links libFuzzer's main (make fuzz).
+FUT_CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+               -fno-sanitize-recover=undefined
+FUT_LDFLAGS += -fsanitize=address,undefined
 else ifneq ($(SANITIZE),)
-$(error SANITIZE must be thread or address)
+$(error SANITIZE must be thread, address or fuzzer)
 endif
 
 # Context-switch back end: hand-written assembly where we have it.
@@ -127,7 +138,8 @@ EX_BIN   := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRC))
 HDR := include/futures.h $(wildcard lib/*.h lib/coro/*.h)
 
 .PHONY: all lib check check-source check-shared tests tests-shared bench benches \
-        examples demo timelines install uninstall clean check-deps man lint FORCE
+        examples demo timelines install uninstall clean check-deps man lint FORCE \
+        stress fuzz fuzz-build
 all: lib
 
 lib: $(LIB_A) $(BUILD)/libfutures.so
@@ -182,7 +194,7 @@ TEST_FLAGS = $(ALL_CPPFLAGS) $(CHECK_CFLAGS) $(ALL_CFLAGS) -fvisibility=default 
              -DFUT_BUILD_DIR=\"$(BUILD)\"
 
 # (built against tests/shim/check.h instead of Check: scripts/cross-aarch64.sh)
-TEST_DEPS = tests/testutil.h $(if $(findstring tests/shim,$(CHECK_CFLAGS)),tests/shim/check.h)
+TEST_DEPS = $(wildcard tests/*.h) $(if $(findstring tests/shim,$(CHECK_CFLAGS)),tests/shim/check.h)
 
 $(BUILD)/tests/%: tests/%.c $(TEST_DEPS) $(LIB_A) | check-deps
 	@mkdir -p $(dir $@)
@@ -205,9 +217,11 @@ check-source: check-deps
 
 check: check-deps
 	@$(MAKE) --no-print-directory check-source
-	@$(MAKE) --no-print-directory tests
+	@$(MAKE) --no-print-directory tests $(STRESS_BIN)
 	@scripts/check-layers.sh $(BUILD)
 	@scripts/run-tests.sh $(TEST_BIN)
+	@echo "a 5-second run of the soak (make stress runs it longer):"
+	@$(STRESS_BIN) --seconds=5 --threads=$(STRESS_THREADS)
 
 # The same suites against libfutures.so (those that use only the public
 # API): each binary must resolve the library from $(BUILD).
@@ -217,6 +231,53 @@ check-shared: check-deps
 	    ldd $$t | grep -q '$(LIB_SONAME) => .*$(BUILD)' || \
 	    { echo "check-shared: $$t does not load $(BUILD)/$(LIB_SONAME)" >&2; exit 1; }; done
 	@scripts/run-tests.sh $(SHARED_TEST_BIN)
+
+# ---- the seeded soak (make stress) -----------------------------------
+# A program of its own, not a Check suite: it runs for STRESS_SECONDS,
+# prints the seed it used (SEED= replays its choices) and aborts with the
+# replay command when an invariant breaks or nothing progresses.
+STRESS_SRC     := $(wildcard tests/stress/*.c)
+STRESS_BIN     := $(BUILD)/stress/soak
+STRESS_SECONDS ?= 20
+STRESS_THREADS ?= 4
+STRESS_SKIP    ?=
+SEED           ?=
+
+$(STRESS_BIN): $(STRESS_SRC) tests/stress/soak.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(STRESS_SRC) -o $@ $(ALL_LDFLAGS) $(LIB_A) $(ALL_LDLIBS)
+
+stress: $(STRESS_BIN)
+	$(STRESS_BIN) --seed=$(SEED) --seconds=$(STRESS_SECONDS) --threads=$(STRESS_THREADS) \
+	    --skip=$(STRESS_SKIP)
+
+# ---- the fuzzer (make fuzz) ------------------------------------------
+# clang with libFuzzer, ASan and UBSan; the library is built with
+# SANITIZE=fuzzer in its own folder (build-clang-fuzzer).  New inputs go to
+# that folder's corpus/; fuzz/corpus is read as seeds and never written.  A
+# crash leaves its input there (crash-*, timeout-*): replay it with
+# <folder>/fuzz/fuzz_api FILE.  FUZZ_SKIP=a,b leaves parts out (see
+# fuzz/fuzz_api.c).
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := build-$(notdir $(firstword $(FUZZ_CC)))$(if $(filter-out asm,$(CORO)),-$(CORO))-fuzzer
+FUZZ_BIN     := $(FUZZ_BUILD)/fuzz/fuzz_api
+
+$(BUILD)/fuzz/fuzz_api: fuzz/fuzz_api.c include/futures.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fsanitize=fuzzer $< -o $@ $(ALL_LDFLAGS) $(LIB_A) \
+	    $(ALL_LDLIBS)
+
+fuzz-build:
+	@command -v $(firstword $(FUZZ_CC)) >/dev/null || scripts/ensure-deps.sh fuzz
+	@$(MAKE) --no-print-directory SANITIZE=fuzzer CC="$(FUZZ_CC)" BUILD=$(FUZZ_BUILD) \
+	    CFLAGS="-O1 -g" $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@mkdir -p $(FUZZ_BUILD)/corpus
+	cd $(FUZZ_BUILD) && ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1} \
+	    ./fuzz/fuzz_api -max_total_time=$(FUZZ_SECONDS) -timeout=20 -max_len=512 -rss_limit_mb=4096 \
+	    -print_final_stats=1 corpus ../fuzz/corpus
 
 # ---- benchmarks ------------------------------------------------------
 BENCH_CFLAGS = -I../shared/peers/src -Ibench

@@ -17,7 +17,12 @@
  *                notified, fired, blocked on and left
  *     future.c   futures: state machine, memory, completion, callbacks,
  *                continuations
- *     wait.c     the waiting calls: wait, get, gather, wait_any
+ *     wait.c     the waiting calls: wait, get, gather, wait_any,
+ *                wait_for, wait_next; cancellation that flows into what a
+ *                cancelled coroutine awaits
+ *     group.c    task groups: members of any executor, first failure
+ *                cancels the rest (public calls and the waiter only)
+ *     chan.c     channels (struct fut_chan is private to it)
  *     pool.c     the thread pool (an executor and a scheduler)
  *     loop.c     the cooperative loop (an executor and a scheduler)
  *
@@ -39,6 +44,7 @@
  *     pool->shut_mu -> pool->cmu -> pool->mu -> parker->mu
  *     loop->mu -> parker->mu
  *     future->lock: a leaf, taken alone
+ *     chan->mu: a leaf, taken alone (waiters notified after it is released)
  *
  * A pool's and a loop's locks are never held together.
  */
@@ -239,8 +245,22 @@ struct fut__sched_ops {
     /* Returns once a wake-up of w that was committed is complete (the
      * waiter is about to return and its memory to go). */
     void (*settle)(struct fut__waiter *w);
-    /* ECANCELED if the caller has a cancellation to deliver, else 0. */
+    /* ECANCELED if the caller has a cancellation to deliver (pending or
+     * delivered before, and not shielded: see loop.c), else 0.  A
+     * context that returns ECANCELED from here or from block has
+     * delivered its cancellation. */
     int (*cancelled)(struct fut__sched *s);
+    /* As cancelled, and sets *first to true when no waiting call has
+     * delivered this cancellation before (future_get and future_gather
+     * then cancel what they were given: "cancellation flows").  May be
+     * NULL: a context that is never cancelled. */
+    int (*deliver)(struct fut__sched *s, bool *first);
+    /* Turns the caller's cancellation shield on or off and returns the
+     * previous setting: while on, cancelled/deliver return 0 and block is
+     * not interrupted by a cancellation (fut_cancel_shield; the core's own
+     * waits that must not be cut short, e.g. a cancelled gather waiting
+     * for what it cancelled).  May be NULL: nothing to shield. */
+    bool (*shield)(struct fut__sched *s, bool on);
     /* Before waiting for fs: an executor may run awaited work here (a pool
      * worker runs its pool's awaited jobs that have not started).  May be
      * NULL. */
@@ -442,8 +462,15 @@ struct fut__cb {                       /* a future_on_done registration */
     struct fut__wnode node;            /* node.w == NULL marks a callback */
     void (*fn)(future_t *f, void *arg);
     void *arg;
-    future_t *f;                       /* set when queued to run */
-    struct fut__cb *qnext;             /* the thread's deferred queue */
+    future_t *f;                       /* set when queued to run; while
+                                          queued, node.link.next links the
+                                          thread's deferred queue */
+    bool borrowed;                     /* owned by the registrar (a task
+                                          group's member record): not freed
+                                          after it runs, and it takes no
+                                          reference on f (the registrar
+                                          keeps f alive until it has run);
+                                          const */
 };
 
 struct future {
@@ -456,6 +483,10 @@ struct future {
                                       of the count of queued jobs) */
     int err;                       /* FAILED/CANCELLED code; see state */
     void *value;                   /* DONE value; see state */
+    uint64_t seq;                  /* completion order: stamped from one
+                                      global counter between claim and
+                                      publish, read after an acquire of a
+                                      terminal state; 0 while not complete */
     struct fut__dlist waiters;     /* fut__wnode and fut__cb, in
                                       registration order; guarded by lock;
                                       emptied at completion */
@@ -561,6 +592,11 @@ FUT_HIDDEN bool fut__start(future_t *f);
 /* Runs fn(arg) as the task computing f on this thread (fut_raise and
  * EDEADLK see it), then completes f from RUNNING with the outcome. */
 FUT_HIDDEN void fut__run_task(future_t *f);
+/* Registers cb (caller-owned: cb->borrowed is set, and cb must stay
+ * valid, and f alive, until it has run) to run as future_on_done would,
+ * without an allocation.  Returns false, registering nothing, if f is already
+ * complete: the caller then runs its callback itself. */
+FUT_HIDDEN bool fut__on_done_node(future_t *f, struct fut__cb *cb);
 
 /* ---------------------------------------------------------------------
  * Tracing (trace.c): FUT_TRACE=file.json

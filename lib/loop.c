@@ -50,6 +50,14 @@
  * Cancellation.  future_cancel on a started coroutine sets cancel_req
  * (atomic) and wakes it through the remote path: its current and every
  * later waiting call returns ECANCELED, and its future ends CANCELLED.
+ * The first waiting call to return ECANCELED delivers the cancellation
+ * (cancel_delivered): the core's future_get and future_gather then cancel
+ * what they were given (the scheduler's `deliver`), later calls do not.
+ * While the coroutine's shield is on (fut_cancel_shield, or the core's own
+ * waits that must finish, through the scheduler's `shield`), the
+ * cancellation is neither delivered nor wakes it: consider_wake and
+ * coro_block look at `shielded`, and a cancellation that arrived meanwhile
+ * is delivered by the first waiting call after the shield goes off.
  */
 #include "internal.h"
 #include "heap.h"
@@ -88,6 +96,11 @@ struct fut__coro {
     struct fut__hnode timer;        /* armed in loop->timers while a wait has
                                        a deadline */
     atomic_bool cancel_req;         /* set once by future_cancel, any thread */
+    bool cancel_delivered;          /* a waiting call returned ECANCELED
+                                       for cancel_req; loop thread */
+    bool shielded;                  /* fut_cancel_shield: cancel_req does not
+                                       interrupt its waits; off at start, set
+                                       by the coroutine itself; loop thread */
     struct fut__dnode rlink;        /* on loop->remote; guarded by loop->mu */
     struct fut__dnode llink;        /* on loop->live; loop thread */
     struct fut__cbstate cbs;        /* its callback trampoline while it is
@@ -151,6 +164,16 @@ static bool on_loop_thread(struct fut_loop *l)
 
 bool fut_in_coroutine(void) { return coro_self() != NULL; }
 
+bool fut_cancel_shield(bool on)
+{
+    struct fut__coro *c = coro_self();
+    if (!c)
+        return false;
+    bool old = c->shielded;
+    c->shielded = on;
+    return old;
+}
+
 /* ---------------------------------------------------------------------
  * Run queue, remote hand-over, the sleeper
  * ------------------------------------------------------------------- */
@@ -201,7 +224,7 @@ static void consider_wake(struct fut_loop *l, struct fut__coro *c)
 {
     if (c->st != C_WAITING)
         return;
-    if (atomic_load_explicit(&c->cancel_req, memory_order_acquire))
+    if (atomic_load_explicit(&c->cancel_req, memory_order_acquire) && !c->shielded)
         make_ready(l, c, ECANCELED);
     else if (c->waiting && fut__waiter_fired(c->waiting))
         make_ready(l, c, 0);
@@ -287,10 +310,32 @@ static void *coro_who(struct fut__sched *s)
     return fut__container_of(s, struct fut_loop, sched)->current;
 }
 
-static int coro_cancelled(struct fut__sched *s)
+/* ECANCELED when the running coroutine has a cancellation and its shield
+ * is off; that return delivers it.  *first (may be NULL): no waiting call
+ * had delivered it before. */
+static int coro_deliver(struct fut__sched *s, bool *first)
 {
     struct fut__coro *c = fut__container_of(s, struct fut_loop, sched)->current;
-    return atomic_load_explicit(&c->cancel_req, memory_order_acquire) ? ECANCELED : 0;
+    if (FUT_LIKELY(!atomic_load_explicit(&c->cancel_req, memory_order_acquire)) ||
+        c->shielded)
+        return 0;
+    if (first)
+        *first = !c->cancel_delivered;
+    c->cancel_delivered = true;
+    return ECANCELED;
+}
+
+static int coro_cancelled(struct fut__sched *s)
+{
+    return coro_deliver(s, NULL);
+}
+
+static bool coro_shield(struct fut__sched *s, bool on)
+{
+    struct fut__coro *c = fut__container_of(s, struct fut_loop, sched)->current;
+    bool old = c->shielded;
+    c->shielded = on;
+    return old;
 }
 
 /* Suspends the calling coroutine until w fires, the deadline passes, or
@@ -317,6 +362,8 @@ static int coro_block(struct fut__sched *s, struct fut__waiter *w, uint64_t dead
     /* Resumed by consider_wake, a timer or cancellation. */
     fut__heap_cancel(&l->timers, &c->timer);   /* if woken before it fired */
     c->waiting = NULL;
+    if (c->wake_reason == ECANCELED)
+        c->cancel_delivered = true;
     return c->wake_reason;
 }
 
@@ -357,6 +404,8 @@ static const struct fut__sched_ops coro_ops = {
     .wake = coro_wake,
     .settle = coro_settle,
     .cancelled = coro_cancelled,
+    .deliver = coro_deliver,
+    .shield = coro_shield,
     .before_wait = NULL,
 };
 
@@ -543,7 +592,7 @@ static void begin_finish(struct fut_loop *l)
     for (struct fut__dnode *n = l->live.first; n; n = n->next) {
         struct fut__coro *c = fut__container_of(n, struct fut__coro, llink);
         atomic_store_explicit(&c->cancel_req, true, memory_order_release);
-        if (c->st == C_WAITING)
+        if (c->st == C_WAITING && !c->shielded)
             make_ready(l, c, ECANCELED);
     }
     for (future_t *f = l->rq.head; f; f = fut__qnext(f))

@@ -69,4 +69,22 @@ draw onions-coop    "Four onions, the cooperative loop"     "$B/onions" coop
 draw onions-pool-2  "Four onions, a pool of 2 threads"      "$B/onions" 2
 draw onions-pool-4  "Four onions, a pool of 4 threads on $(getconf _NPROCESSORS_ONLN) cores" \
                     "$B/onions" 4
+# doc/cancellation.md: a task group whose first failure (the sauce burns)
+# cancels its siblings (the pasta); what had finished stays finished.
+if [ -x "$B/taskgroup" ]; then
+    rm -f "$tmp/group.json"
+    if FUT_TRACE="$tmp/group.json" "$B/taskgroup" >"$tmp/group.txt" &&
+       python3 "$here/tools/trace2svg" "$tmp/group.json" \
+           -o "$OUT/timeline-group-first-failure.svg" --minute-ms "$MS" \
+           --colors "$colors,sauce=#d04040" \
+           --title "A task group: the sauce burns at 5 min, the group cancels the pasta"; then
+        printf '%-34s\n' "$OUT/timeline-group-first-failure.svg"
+    else
+        echo "timelines: taskgroup failed" >&2
+        failed=1
+    fi
+else
+    echo "timelines: $B/taskgroup is not built (make examples)" >&2
+    failed=1
+fi
 exit $failed

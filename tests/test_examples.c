@@ -2,9 +2,10 @@
 /*
  * test_examples.c - the examples tell the story the tutorial tells
  *
- * Two guards, so that doc/tutorial.md can never drift from the code:
+ * Guards, so that doc/tutorial.md can never drift from the code and the
+ * real-world examples keep working:
  *
- *   lunch, onions, real_world
+ *   lunch, onions
  *       run each built example (with a short story minute,
  *       LUNCH_MINUTE_MS=20) and check the order of its events, the time of
  *       each, and its total, against STORY.md's facts.  Orders are exact;
@@ -13,6 +14,10 @@
  *       whose order is wrong *and* which ran late is tried again (up to 3
  *       times): lateness on a loaded machine can swap two events 1 story
  *       minute apart on different threads; a run on time cannot.
+ *
+ *   real_world
+ *       checksum, timers and chan_pipeline: real uses, checked by their
+ *       output (a known CRC, overlapping waits, a sum of squares)
  *
  *   tutorial
  *       every excerpt in doc/tutorial.md (a fenced block preceded by
@@ -393,6 +398,145 @@ START_TEST(timers_overlap_on_one_thread)
 }
 END_TEST
 
+START_TEST(chan_pipeline_every_number_once)
+{
+    /* 4 x 2000 numbers through a bounded and an unbuffered channel,
+     * producers and workers both threads and coroutines: the count and
+     * the sum of squares show each number was squared exactly once. */
+    static struct run r;
+    run_example("chan_pipeline", "2000", &r);
+    ck_assert_msg(r.status == 0, "chan_pipeline exit %d\n%s", r.status, r.out);
+    unsigned long long th = 0, co = 0, sum = 0, want = 0;
+    long got = 0;
+    const char *w = strstr(r.out, "workers:");
+    const char *c = strstr(r.out, "collector:");
+    ck_assert_msg(w && sscanf(w, "workers: 2 threads squared %llu, 2 coroutines squared %llu",
+                              &th, &co) == 2,
+                  "output:\n%s", r.out);
+    ck_assert_msg(c && sscanf(c, "collector: %ld results, sum of squares %llu (expected %llu)",
+                              &got, &sum, &want) == 3,
+                  "output:\n%s", r.out);
+    ck_assert_int_eq(got, 8000);
+    ck_assert_uint_eq(th + co, 8000);
+    ck_assert_uint_eq(want, 8000ull * 8001ull * 16001ull / 6);
+    ck_assert_uint_eq(sum, want);
+    run_example("chan_pipeline", "0", &r);                /* bad argument */
+    ck_assert_int_eq(r.status, 2);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------
+ * structured: the task group, timeout, wait_for, as_completed and shield
+ * examples (one loop thread decides their orders, so they are exact)
+ * ------------------------------------------------------------------- */
+
+/* Asserts that `a` occurs in out, and before `b` when b is not NULL. */
+static void assert_in_order(const struct run *r, const char *a, const char *b)
+{
+    const char *pa = strstr(r->out, a);
+    ck_assert_msg(pa != NULL, "no \"%s\" in the output:\n%s", a, r->out);
+    if (b) {
+        const char *pb = strstr(r->out, b);
+        ck_assert_msg(pb != NULL, "no \"%s\" in the output:\n%s", b, r->out);
+        ck_assert_msg(pa < pb, "\"%s\" comes after \"%s\":\n%s", a, b, r->out);
+    }
+}
+
+static void assert_absent(const struct run *r, const char *a)
+{
+    ck_assert_msg(strstr(r->out, a) == NULL, "\"%s\" in the output:\n%s", a, r->out);
+}
+
+/* The event time of `dish what` (story minutes), or -1. */
+static double event_t(const struct run *r, const char *dish, const char *what)
+{
+    for (int i = 0; i < r->nev; i++)
+        if (strcmp(r->ev[i].dish, dish) == 0 && strcmp(r->ev[i].what, what) == 0)
+            return r->ev[i].t;
+    return -1;
+}
+
+START_TEST(structured_taskgroup_first_failure_cancels_the_rest)
+{
+    static struct run r;
+    run_example("taskgroup", NULL, &r);
+    ck_assert_msg(r.status == 0, "taskgroup exit %d\n%s", r.status, r.out);
+    assert_in_order(&r, "meatloaf done", "sauce    burns");
+    assert_in_order(&r, "sauce    burns", "pasta    cancelled taken off the stove");
+    assert_absent(&r, "pasta    done");
+    assert_in_order(&r, "avocado  done", "group: Input/output error");
+    assert_in_order(&r, "group: Input/output error", "  pasta    cancelled\n");
+    assert_in_order(&r, "  meatloaf done\n", "  sauce    failed\n");
+    assert_in_order(&r, "  avocado  done\n", "Lunch abandoned after");
+    ck_assert(event_t(&r, "meatloaf", "done") >= 3.0 - 0.05);
+}
+END_TEST
+
+START_TEST(structured_timeout_deadline_for_the_group)
+{
+    static struct run r;
+    run_example("timeout", NULL, &r);
+    ck_assert_msg(r.status == 0, "timeout exit %d\n%s", r.status, r.out);
+    assert_in_order(&r, "fut_group_wait(g, 0): Connection timed out (nothing cancelled)",
+                    "meatloaf done");
+    assert_in_order(&r, "meatloaf done", "pasta    cancelled by the deadline");
+    assert_in_order(&r, "pasta    cancelled by the deadline",
+                    "fut_group_wait(g, 3 min): Connection timed out");
+    assert_in_order(&r, "fut_group_wait again: Connection timed out (final)",
+                    "fut_group_spawn now: Invalid argument");
+    assert_in_order(&r, "  pasta    cancelled\n  meatloaf done\n  avocado  done\n",
+                    "Lunch after 4 min: without the pasta.");
+    assert_absent(&r, "pasta    done");
+}
+END_TEST
+
+START_TEST(structured_wait_for_cancels_on_timeout)
+{
+    static struct run r;
+    run_example("wait_for", NULL, &r);
+    ck_assert_msg(r.status == 0, "wait_for exit %d\n%s", r.status, r.out);
+    assert_in_order(&r, "pasta    cancelled off the stove",
+                    "future_wait_for(pasta, 4 min): Connection timed out, value NULL");
+    assert_in_order(&r, "meatloaf done",
+                    "future_wait_for(meatloaf, 5 min): 0, value meatloaf");
+    /* a running job is waited for to its end, then ETIMEDOUT */
+    assert_in_order(&r, "avocado  done",
+                    "future_wait_for(avocado, 1 min): Connection timed out, value NULL");
+    assert_in_order(&r, "avocado's own outcome: done (it could not be stopped)", NULL);
+    ck_assert(event_t(&r, "pasta", "starts") >= 0);
+    assert_absent(&r, "pasta    done");
+}
+END_TEST
+
+START_TEST(structured_as_completed_in_completion_order)
+{
+    static struct run r;
+    run_example("as_completed", NULL, &r);
+    ck_assert_msg(r.status == 0, "as_completed exit %d\n%s", r.status, r.out);
+    assert_in_order(&r, "future_wait_next(timeout 0): Connection timed out", "avocado  done");
+    assert_in_order(&r, "served: avocado (index 2)", "served: meatloaf (index 1)");
+    assert_in_order(&r, "served: meatloaf (index 1)", "served: pasta (index 0)");
+    ck_assert_int_eq(r.nmin, 1);
+    ck_assert_int_ge(r.minutes[0], 10);
+}
+END_TEST
+
+START_TEST(structured_shield_shared_roast_and_cleanup)
+{
+    static struct run r;
+    run_example("shield", NULL, &r);
+    ck_assert_msg(r.status == 0, "shield exit %d\n%s", r.status, r.out);
+    assert_in_order(&r, "alice gives up: Connection timed out; the roast goes on",
+                    "pasta    cancelled draining the pot first");
+    assert_in_order(&r, "a wait now, unshielded: Operation canceled",
+                    "pot drained (shielded wait: 0)");
+    assert_in_order(&r, "pot drained (shielded wait: 0)", "roast    done");
+    assert_in_order(&r, "roast    done", "bob gets the roast");
+    assert_absent(&r, "should not be");
+    ck_assert(event_t(&r, "roast", "done") >= 6.0 - 0.05);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------
  * tutorial: excerpts in doc/tutorial.md equal the marked regions
  * ------------------------------------------------------------------- */
@@ -603,6 +747,13 @@ static Suite *examples_suite(void)
         tc = tu_tcase(s, "real_world", 30);
         tcase_add_test(tc, checksum_crc32_check_value);
         tcase_add_test(tc, timers_overlap_on_one_thread);
+        tcase_add_test(tc, chan_pipeline_every_number_once);
+        tc = tu_tcase(s, "structured", 30);
+        tcase_add_test(tc, structured_taskgroup_first_failure_cancels_the_rest);
+        tcase_add_test(tc, structured_timeout_deadline_for_the_group);
+        tcase_add_test(tc, structured_wait_for_cancels_on_timeout);
+        tcase_add_test(tc, structured_as_completed_in_completion_order);
+        tcase_add_test(tc, structured_shield_shared_roast_and_cleanup);
     }
     tc = tu_tcase(s, "tutorial", 10);
     tcase_add_test(tc, tutorial_excerpts_match_examples);
