@@ -290,6 +290,16 @@ typedef struct {
                            else submit waits for room when full */
     const char *name;   /* thread-name prefix seen in top -H, debuggers and
                            traces ("name-N", 15 bytes at most); NULL: "fut" */
+    bool caller_runs;   /* false (the default): only the pool's threads run
+                           its jobs.  true: a plain thread (not a pool's,
+                           not in a coroutine) that waits (future_get,
+                           future_wait, future_gather, fut_pool_map) for
+                           jobs of this pool that have not started runs them
+                           itself first, as oneTBB's task_group::wait does:
+                           the waiting thread works instead of sleeping, so
+                           a pool of T threads may run T + 1 jobs at once (a
+                           1-thread pool is no longer one cook).  A
+                           coroutine never does (it would hold its loop). */
 } fut_pool_opts;
 
 enum fut_shutdown {

@@ -124,6 +124,9 @@ struct fut_loop {
                                        ready ones (qnext); loop thread */
     struct fut__dlist live;         /* started, not finished; loop thread */
     size_t nlive;                   /* loop thread */
+    size_t nnew;                    /* spawned on the loop thread and not yet
+                                       taken off rq: how many stacks are
+                                       wanted soon (a hint); loop thread */
     struct fut__heap timers;        /* loop thread */
     bool in_sleep;                  /* phase 5 in progress; loop thread */
 
@@ -508,22 +511,27 @@ static void run_one(struct fut_loop *l, future_t *f)
     if (!c) {
         /* A new coroutine: make it, then start it unless it was cancelled
          * (or completed by hand) while queued. */
+        if (l->nnew)
+            l->nnew--;
         if (future_done(f)) {
             future_release(f);
             return;
         }
+        /* The stacks of the new ones queued behind it are wanted next:
+         * their first pages are populated in one call, not faulted in one
+         * by one. */
+        fut__stacks_expect(&l->stacks, l->nnew + 1);
         c = coro_create(l, f);
         if (!c) {
             fut__complete(f, FUTURE_PENDING, FUTURE_FAILED, NULL, ENOMEM);
             future_release(f);
             return;
         }
-        pthread_mutex_lock(&l->mu);
-        bool started = fut__start(f);
-        if (started)
-            f->xdata = c;
-        pthread_mutex_unlock(&l->mu);
-        if (!started) {
+        /* xdata before the start: a canceller reads it (under mu) only
+         * after it has seen RUNNING, which the start's CAS publishes. */
+        f->xdata = c;
+        if (!fut__start(f)) {
+            f->xdata = NULL;           /* nobody saw RUNNING: nobody read it */
             fut__ctx_release(&c->ctx);
             struct fut__stack st = c->stack;
             fut__stack_put(&l->stacks, &st);
@@ -659,6 +667,7 @@ fut_loop_t *fut_loop_new(const fut_loop_opts *opts)
         errno = ENOMEM;
         return NULL;
     }
+    l->stacks.cache = true;            /* warm stacks for the process's next loop */
     l->exec.ops = &coro_exec_ops;
     l->sched.ops = &coro_ops;
     fut__dlist_init(&l->live);
@@ -678,6 +687,16 @@ fut_loop_t *fut_loop_new(const fut_loop_opts *opts)
     return l;
 }
 
+/* A spawn while the loop is finishing: f was never queued. */
+static future_t *spawn_refused(future_t *f)
+{
+    atomic_store_explicit(&f->refs, 1, memory_order_relaxed);
+    f->exec = NULL;
+    future_release(f);                 /* cancels it */
+    errno = ESHUTDOWN;
+    return NULL;
+}
+
 future_t *fut_loop_spawn(fut_loop_t *l, fut_fn fn, void *arg)
 {
     if (!l || !fn) {
@@ -690,19 +709,18 @@ future_t *fut_loop_spawn(fut_loop_t *l, fut_fn fn, void *arg)
     f->fn = fn;
     f->arg = arg;
     atomic_store_explicit(&f->refs, 2, memory_order_relaxed);   /* caller + loop */
+    if (on_loop_thread(l)) {
+        /* finishing is written by the loop thread only: no lock here. */
+        if (FUT_UNLIKELY(l->finishing))
+            return spawn_refused(f);
+        l->nnew++;
+        rq_push(l, f);
+        return f;
+    }
     pthread_mutex_lock(&l->mu);
     if (l->finishing) {
         pthread_mutex_unlock(&l->mu);
-        atomic_store_explicit(&f->refs, 1, memory_order_relaxed);
-        f->exec = NULL;
-        future_release(f);             /* cancels it: never queued */
-        errno = ESHUTDOWN;
-        return NULL;
-    }
-    if (on_loop_thread(l)) {
-        pthread_mutex_unlock(&l->mu);
-        rq_push(l, f);
-        return f;
+        return spawn_refused(f);
     }
     fut__fifo_push(&l->spawned, f);
     atomic_store_explicit(&l->remote_pending, true, memory_order_relaxed);

@@ -138,8 +138,7 @@ static int wait_futures(future_t *const fs[], size_t n, const bool *skip, bool a
         return ENOMEM;
     uint64_t deadline = fut__deadline(timeout_ms);
     struct fut__sched *s = fut__sched_self();
-    if (!any && s->ops->before_wait) {
-        s->ops->before_wait(s, fs, n);
+    if (!any && s->ops->before_wait && s->ops->before_wait(s, fs, n)) {
         done = 0;
         for (size_t i = 0; i < n; i++)
             done += complete(fs[i]);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -729,6 +730,147 @@ static void *altstack_thread(void *arg)
     return NULL;
 }
 
+static long minflt(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
+
+/* fut__stacks_expect: with fewer free stacks than expected, the top pages
+ * of the next fresh slots are populated in one call (where the kernel
+ * allows process_madvise(MADV_POPULATE_WRITE)), so touching them faults no
+ * more; free stacks are handed out first and never populated for, and no
+ * more are populated than there are stacks in use (coroutines that end at
+ * once reuse one stack: nothing to populate). */
+START_TEST(stack_expect_populates_the_next_tops)
+{
+    enum { L = 16, MORE = 20 };
+    struct fut__stacks s;
+    struct fut__stack st[L + MORE];
+    ck_assert_int_eq(fut__stacks_init(&s, 64 * KIB), 0);
+    /* Nothing in use: a hint of 50 populates nothing. */
+    fut__stacks_expect(&s, 50);
+    ck_assert_int_eq(s.populated, 0);
+    /* 16 in use (the first slab), 2 of them given back: 14 in use. */
+    for (int i = 0; i < L; i++)
+        ck_assert_int_eq(fut__stack_get(&s, &st[i]), 0);
+    ck_assert_int_eq(s.carve_left, 0);
+    fut__stack_put(&s, &st[L - 1]);
+    fut__stack_put(&s, &st[L - 2]);
+    fut__stacks_expect(&s, 2);              /* the free ones suffice */
+    ck_assert_int_eq(s.populated, 0);
+    fut__stacks_expect(&s, 2 + MORE);       /* 20 fresh wanted, 14 in use */
+    printf("stack_expect_populates_the_next_tops: %zu top pages populated in one call\n",
+           s.populated);
+    ck_assert_msg(s.populated == 0 || s.populated == L - 2,
+                  "populated %zu, wanted %d (no more than in use)", s.populated, L - 2);
+    size_t pop = s.populated;
+    fut__stacks_expect(&s, 2 + MORE);       /* populated ones left: no new call */
+    ck_assert_int_eq(s.populated, pop);
+    for (int i = L - 2; i < L + MORE; i++)
+        ck_assert_int_eq(fut__stack_get(&s, &st[i]), 0);
+    ck_assert_int_eq(s.carved, L + MORE);
+    long f0 = minflt();
+    for (int i = L; i < L + (int)pop; i++)  /* the fresh, populated ones */
+        ((volatile char *)st[i].lo)[st[i].size - 1] = (char)i;
+    long faults = minflt() - f0;
+#if !defined(TU_SANITIZED)   /* a sanitizer's shadow memory faults too */
+    if (pop > 0)
+        ck_assert_msg(faults <= 2, "%ld faults touching %zu populated tops", faults, pop);
+#else
+    if (pop > 0)
+        printf("stack_expect_populates_the_next_tops: %ld faults (sanitizer shadow)\n", faults);
+#endif
+    else
+        printf("stack_expect_populates_the_next_tops: the kernel refused "
+               "process_madvise(MADV_POPULATE_WRITE)\n");
+    for (int i = L; i < L + (int)pop; i++)
+        ck_assert_int_eq(((volatile char *)st[i].lo)[st[i].size - 1], (char)i);
+    for (int i = 0; i < L + MORE; i++)
+        fut__stack_put(&s, &st[i]);
+    fut__stacks_destroy(&s);
+}
+END_TEST
+
+/* The process's cache of retired slabs: an allocator with `cache` set
+ * hands its slabs over when destroyed; the next one of the same stack size
+ * takes the same stacks back as free, warm ones (no fault to touch their
+ * tops), trimmed to their top page; another stack size does not get them. */
+START_TEST(stack_cache_keeps_stacks_warm_across_allocators)
+{
+    enum { N = 20 };
+    struct fut__stacks s;
+    struct fut__stack st[N];
+    uintptr_t lo1[N], lo2[N];
+    long pg = sysconf(_SC_PAGESIZE);
+    ck_assert_int_eq(fut__stacks_init(&s, 64 * KIB), 0);
+    s.cache = true;
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(fut__stack_get(&s, &st[i]), 0);
+        lo1[i] = (uintptr_t)st[i].lo;
+    }
+    memset(st[3].lo, 7, st[3].size);       /* one goes deep: trimmed when cached */
+    for (int i = 0; i < N; i++)
+        ((volatile char *)st[i].lo)[st[i].size - 1] = 1;
+    for (int i = 0; i < N; i++)
+        fut__stack_put(&s, &st[i]);
+    fut__stacks_destroy(&s);
+
+    /* Another size: a fresh mapping. */
+    ck_assert_int_eq(fut__stacks_init(&s, 128 * KIB), 0);
+    s.cache = true;
+    ck_assert_int_eq(fut__stack_get(&s, &st[0]), 0);
+    ck_assert_int_eq(s.adopted, 0);
+    fut__stack_put(&s, &st[0]);
+    fut__stacks_destroy(&s);
+
+    ck_assert_int_eq(fut__stacks_init(&s, 64 * KIB), 0);
+    s.cache = true;
+    unsigned char vec[16];
+    ck_assert_int_eq(mincore((void *)lo1[3], 16 * (size_t)pg, vec), 0);
+    int resident = 0;
+    for (int j = 0; j < 15; j++)
+        resident += vec[j] & 1;
+    ck_assert_msg(resident == 0, "%d pages under the top of a cached stack still resident",
+                  resident);
+    ck_assert_int_eq(vec[15] & 1, 1);
+    long f0 = minflt();
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(fut__stack_get(&s, &st[i]), 0);
+        lo2[i] = (uintptr_t)st[i].lo;
+        ck_assert_int_eq(((volatile char *)st[i].lo)[st[i].size - 1], 1);
+    }
+    long faults = minflt() - f0;
+    ck_assert_int_eq(s.adopted, N);
+    ck_assert_int_eq(s.carved, N);
+#if !defined(TU_SANITIZED)   /* a sanitizer's shadow memory faults too */
+    ck_assert_msg(faults <= 2, "%ld faults on %d cached stacks", faults, N);
+#else
+    (void)faults;
+#endif
+    qsort(lo1, N, sizeof lo1[0], cmp_ptr);
+    qsort(lo2, N, sizeof lo2[0], cmp_ptr);
+    ck_assert_msg(memcmp(lo1, lo2, sizeof lo1) == 0, "not the same stacks");
+    /* And more than the cache held: fresh ones after the cached. */
+    struct fut__stack more;
+    ck_assert_int_eq(fut__stack_get(&s, &more), 0);
+    ck_assert_int_eq(s.carved, N + 1);
+    fut__stack_put(&s, &more);
+    for (int i = 0; i < N; i++)
+        fut__stack_put(&s, &st[i]);
+    /* Not all back: nothing is cached, everything unmapped. */
+    ck_assert_int_eq(fut__stack_get(&s, &more), 0);
+    fut__stacks_destroy(&s);
+    ck_assert_int_eq(fut__stacks_init(&s, 64 * KIB), 0);
+    s.cache = true;
+    ck_assert_int_eq(fut__stack_get(&s, &more), 0);
+    ck_assert_int_eq(s.adopted, 0);
+    fut__stack_put(&s, &more);
+    fut__stacks_destroy(&s);
+}
+END_TEST
+
 START_TEST(stack_thread_altstack_installed_and_removed)
 {
     int res[5] = { -1, -1, 0, 0, 0 };
@@ -875,6 +1017,8 @@ END_TEST
     X(stack_reuse_after_put_is_lifo)                    \
     X(stack_100k_live_within_map_limit)                 \
     X(stack_100k_live_with_mprotect_fallback)           \
+    X(stack_expect_populates_the_next_tops)             \
+    X(stack_cache_keeps_stacks_warm_across_allocators)  \
     X(stack_thread_altstack_installed_and_removed)      \
     X(coro_switch_speed)
 
