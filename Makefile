@@ -139,8 +139,9 @@ LIB_SONAME := libfutures.so.$(SOVERSION)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 # The tests that use only the public API can link the shared library too
-# (the others call hidden fut__ functions, found only in libfutures.a).
-SHARED_TEST_SRC := $(shell grep -L 'fut__' $(TEST_SRC))
+# (the others call hidden fut__ functions, found only in libfutures.a;
+# test_examples calls no library function: it runs the examples).
+SHARED_TEST_SRC := $(filter-out tests/test_examples.c,$(shell grep -L 'fut__' $(TEST_SRC)))
 SHARED_TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests-shared/%,$(SHARED_TEST_SRC))
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
@@ -205,11 +206,14 @@ check-deps:
 TEST_FLAGS = $(ALL_CPPFLAGS) $(CHECK_CFLAGS) $(ALL_CFLAGS) -fvisibility=default \
              -DFUT_BUILD_DIR=\"$(BUILD)\"
 
-$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB_A) | check-deps
+# (built against tests/shim/check.h instead of Check: scripts/cross-aarch64.sh)
+TEST_DEPS = $(wildcard tests/*.h) $(if $(findstring tests/shim,$(CHECK_CFLAGS)),tests/shim/check.h)
+
+$(BUILD)/tests/%: tests/%.c $(TEST_DEPS) $(LIB_A) | check-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_FLAGS) $< -o $@ $(ALL_LDFLAGS) $(LIB_A) $(CHECK_LIBS) $(ALL_LDLIBS)
 
-$(BUILD)/tests-shared/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libfutures.so | check-deps
+$(BUILD)/tests-shared/%: tests/%.c $(TEST_DEPS) $(BUILD)/libfutures.so | check-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_FLAGS) $< -o $@ $(ALL_LDFLAGS) -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' \
 	    -lfutures $(CHECK_LIBS) $(ALL_LDLIBS)
@@ -370,13 +374,11 @@ install: lib $(BUILD)/libfutures.pc $(CMAKE_FILES)
 	ln -sf libfutures.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libfutures.so
 	install -m 644 $(BUILD)/libfutures.pc $(DESTDIR)$(PKGCONFIGDIR)/libfutures.pc
 	install -m 644 $(CMAKE_FILES) $(DESTDIR)$(CMAKEDIR)/
-	install -m 644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man3/
+	@echo "install -m 644 man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/"
+	@install -m 644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man3/
 	@grep -v '^#' man/aliases | while read -r alias page; do \
 	    ln -sf "$$page.3" "$(DESTDIR)$(MANDIR)/man3/$$alias.3" || exit 1; done
-	@case "$(DESTDIR)$(LIBDIR)" in /usr/lib|/usr/local/lib|/lib) \
-	    echo "libfutures: installed in $(LIBDIR); run 'ldconfig' (as root) before running programs" ;; \
-	  /*) [ -n "$(DESTDIR)" ] || echo "libfutures: installed in $(LIBDIR), outside the loader's path:" \
-	      "run programs with LD_LIBRARY_PATH=$(LIBDIR)" ;; esac
+	@[ -n "$(DESTDIR)" ] || scripts/post-install.sh "$(LIBDIR)" "$(LIB_SONAME)"
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/futures.h $(DESTDIR)$(LIBDIR)/libfutures.a \
@@ -388,6 +390,7 @@ uninstall:
 	@grep -v '^#' man/aliases | while read -r alias page; do \
 	    rm -f "$(DESTDIR)$(MANDIR)/man3/$$alias.3"; done
 	-@rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null || true
+	@[ -n "$(DESTDIR)" ] || [ "$$(id -u)" != 0 ] || ldconfig 2>/dev/null || true
 
 clean:
 	rm -rf build build-*

@@ -6,8 +6,9 @@
 #           page check); and a decimal-comma locale, de_DE.UTF-8, for the
 #           trace tests (generated with localedef from Debian's `locales`)
 #   lint    clang-tidy, clang, cppcheck and mandoc (`make lint`)
-#   consumers  cmake, g++ and clang++ (CI builds programs against the
-#           installed library and compiles the header as C++)
+#   consumers  cmake, g++, clang++ and man-db (CI builds programs against
+#           the installed library, compiles the header as C++, reads the
+#           installed man pages)
 #   fuzz    clang with its libFuzzer runtime (`make fuzz`)
 #   cross   the AArch64 cross compiler and qemu-user
 #   peers   what `make bench PEERS=1` compares against: GLib, oneTBB, libuv,
@@ -36,7 +37,8 @@ for what in "$@"; do
         command -v g++ >/dev/null || need+=(g++)
         command -v clang++ >/dev/null || need+=(clang)
         command -v pkg-config >/dev/null || need+=(pkg-config)
-        command -v make >/dev/null || need+=(make) ;;
+        command -v make >/dev/null || need+=(make)
+        command -v man >/dev/null || need+=(man-db) ;;
     fuzz)
         command -v clang >/dev/null || need+=(clang) ;;
     cross)

@@ -666,11 +666,17 @@ START_TEST(chan_free_races_timeouts)
          * the rest are waiting or gone: a call that has not begun yet
          * would be a use after free by the test, not the library). */
         for (;;) {
+            int gone0 = 0, gone = 0;
+            for (size_t k = 0; k < 3; k++)
+                gone0 += atomic_load(&r[k].returned);
             size_t w = fut__chan_waiting(c, true) + fut__chan_waiting(c, false);
-            int gone = 0;
             for (size_t k = 0; k < 3; k++)
                 gone += atomic_load(&r[k].returned);
-            if (w + (size_t)gone == 3)
+            /* gone unchanged around the count: no call went from waiting
+             * to returned meanwhile, so none is counted twice (a call
+             * counted both ways let the free overtake a call that had not
+             * begun: ASan saw its fut_chan_send on the freed channel). */
+            if (gone == gone0 && w + (size_t)gone == 3)
                 break;
             sched_yield();
         }

@@ -8,11 +8,8 @@
  * by hand.  Crash cases (stack overflow, an entry that returns) fork a
  * child of their own and check how it died and what it wrote to stderr.
  *
- * Two ways to build:
- *   - normally (make check): a Check suite, one forked process per case;
- *   - with -DFUT_NO_CHECK (scripts/cross-aarch64.sh, where no arm64 Check
- *     is at hand): a small driver below runs the very same case functions,
- *     each in its own forked child, with a minimal ck_assert_* set.
+ * A Check suite, one forked process per case; scripts/cross-aarch64.sh
+ * builds it for AArch64 against tests/shim/check.h (no arm64 Check there).
  *
  * coro_switch_speed prints the raw switch cost (median of 7 runs); set
  * FUT_CORO_BENCH_ROUNDS to change its round-trip count.
@@ -30,31 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifdef FUT_NO_CHECK
-/* ---- the minimal harness ------------------------------------------- */
-#define START_TEST(name) static void name(void)
-#define END_TEST
-#define ck_assert_msg(cond, ...)                                            \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "%s:%d: assertion '%s' failed: ", __FILE__,     \
-                    __LINE__, #cond);                                       \
-            fprintf(stderr, __VA_ARGS__);                                   \
-            fputc('\n', stderr);                                            \
-            exit(1);                                                        \
-        }                                                                   \
-    } while (0)
-#define ck_assert(cond) ck_assert_msg(cond, "%s", "")
-#define ck_assert_int_eq(a, b)                                              \
-    ck_assert_msg((long long)(a) == (long long)(b), "%lld != %lld",        \
-                  (long long)(a), (long long)(b))
-#define TU_ROUNDS(n) (n)
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define TU_SANITIZED 1
-#endif
-#else
 #include "testutil.h"
-#endif
 
 #include "coro/ctx.h"
 #include "stack.h"
@@ -1049,8 +1022,6 @@ END_TEST
     X(stack_thread_altstack_installed_and_removed)      \
     X(coro_switch_speed)
 
-#ifndef FUT_NO_CHECK
-
 static Suite *coro_suite(void)
 {
     /* One TCase per case, named after it: CK_RUN_CASE=<name> runs one. */
@@ -1067,43 +1038,3 @@ static Suite *coro_suite(void)
 }
 
 TU_MAIN(coro_suite)
-
-#else /* FUT_NO_CHECK: run each case in a forked child, as Check would */
-
-struct case_entry {
-    const char *name;
-    void (*fn)(void);
-};
-
-int main(int argc, char **argv)
-{
-#define CASE_ENTRY(name) { #name, name },
-    static const struct case_entry cases[] = { CORO_CASES(CASE_ENTRY) };
-#undef CASE_ENTRY
-    int pass = 0, fail = 0;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        if (argc > 1 && strstr(cases[i].name, argv[1]) == NULL)
-            continue;
-        fflush(stdout);
-        pid_t pid = fork();
-        if (pid == 0) {
-            cases[i].fn();
-            fflush(stdout);
-            _exit(0);
-        }
-        int st = 0;
-        while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-        }
-        if (pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-            pass++;
-            printf("PASS %s\n", cases[i].name);
-        } else {
-            fail++;
-            printf("FAIL %s (status %#x)\n", cases[i].name, st);
-        }
-    }
-    printf("test_coro (%s, no-Check driver): %d passed, %d failed\n", BACKEND, pass, fail);
-    return fail == 0 ? 0 : 1;
-}
-
-#endif
