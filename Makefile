@@ -6,6 +6,9 @@
 #   make check SANITIZE=address   ... under AddressSanitizer + UBSan
 #   make demo                 build and run the main demonstration
 #   make bench                build and run the benchmarks (bench/run.sh)
+#   make docs-figures         run the programs and write every figure and picture
+#                             of README.md and doc/ (BENCH=0: without the benchmarks)
+#   make docs-render          fill the pages from the figures already measured
 #   make install PREFIX=/usr/local DESTDIR=
 #   make CORO=ucontext        use the portable ucontext context switch
 #   make WERROR=1             warnings are errors (CI)
@@ -84,7 +87,8 @@ EX_BIN   := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRC))
 
 HDR := include/futures.h $(wildcard lib/*.h lib/coro/*.h)
 
-.PHONY: all lib check tests bench benches examples demo timelines install uninstall clean check-deps
+.PHONY: all lib check tests bench benches examples demo install uninstall clean check-deps \
+        docs-figures docs-render docs-check tutorial-commands
 all: lib
 
 lib: $(LIB_A) $(BUILD)/libfutures.so
@@ -125,9 +129,16 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB_A) | check-deps
 
 tests: $(TEST_BIN) $(EX_BIN)
 
+# make check also verifies that the pages quote only figures of the last
+# measured sets (docs-check) and, in the plain build, that the tutorial's
+# commands build and run its programs (tutorial-commands): seconds each.
 check: check-deps
 	@$(MAKE) --no-print-directory tests
 	@scripts/run-tests.sh $(TEST_BIN)
+	@$(MAKE) --no-print-directory docs-check
+ifeq ($(SANITIZE),)
+	@$(MAKE) --no-print-directory tutorial-commands
+endif
 
 # ---- benchmarks ------------------------------------------------------
 BENCH_CFLAGS = -I../shared/peers/src -Ibench
@@ -158,9 +169,26 @@ examples: $(EX_BIN)
 demo: examples
 	@scripts/demo.sh $(BUILD)
 
-# Rendered timelines of the lunch runs for the tutorial (doc/img/).
-timelines: examples
-	@scripts/timelines.sh $(BUILD)
+# ---- documentation: figures and commands ------------------------------
+# Every number and picture of README.md and doc/ comes from
+# tools/docfigures: `measure` runs the examples (and with BENCH=1, the
+# default, bench/run.sh PEERS=1 GROWTH=1 DOC=1: about 30 minutes more),
+# writes doc/figures/*.json and doc/img/*.svg, and fills the pages;
+# `check` fails when a page quotes a figure the sets do not hold.
+BENCH ?= 1
+docs-figures: examples $(if $(filter 1,$(BENCH)),benches)
+	@python3 tools/docfigures measure --build $(BUILD) $(if $(filter 1,$(BENCH)),--bench)
+
+docs-render:
+	@python3 tools/docfigures render
+
+docs-check:
+	@python3 tools/docfigures check
+
+# The tutorial's shell commands, run as written in a copy of this tree
+# that shares $(BUILD) (scripts/tutorial-commands.sh --fresh: in a fresh clone).
+tutorial-commands: lib
+	@scripts/tutorial-commands.sh --build $(BUILD)
 
 # ---- install ---------------------------------------------------------
 install: lib

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ensure-deps.sh WHAT... - install the Debian packages a make target needs
 # when they are missing, saying so.  WHAT: check (the Check unit-test
-# framework and pkg-config), cross (the AArch64 cross compiler and
+# framework, pkg-config, and python3 for the Python examples and the
+# documentation's checks), cross (the AArch64 cross compiler and
 # qemu-user), peers (what `make bench PEERS=1` compares against: GLib,
 # oneTBB, libuv, Boost.Fiber/Context, g++).  Never installs anything
 # already present.
@@ -11,7 +12,8 @@ for what in "$@"; do
     case "$what" in
     check)
         pkg-config --exists check 2>/dev/null || need+=(check pkg-config)
-        command -v pkg-config >/dev/null || need+=(pkg-config) ;;
+        command -v pkg-config >/dev/null || need+=(pkg-config)
+        command -v python3 >/dev/null || need+=(python3) ;;
     cross)
         command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
         command -v qemu-aarch64 >/dev/null || command -v qemu-aarch64-static >/dev/null || need+=(qemu-user) ;;
