@@ -6,7 +6,6 @@
  */
 #include "lunch.h"
 
-/* tutorial:begin seq-dishes */
 static void cook_pasta(void)             /* def cook_pasta():             */
 {
     lunch_event("pasta", "starts", "10 min on the stove");
@@ -38,4 +37,3 @@ int main(void)
     lunch_end();                         /* Eating after 15 min ...       */
     return 0;
 }
-/* tutorial:end seq-dishes */

@@ -42,7 +42,6 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* tutorial:begin timers-coro */
 /* A coroutine: waits its delay through the library, so the loop runs the
  * other timers meanwhile. */
 static void *timer_coro(void *arg)
@@ -53,7 +52,6 @@ static void *timer_coro(void *arg)
     t->late_ms = now_ms() - t0 - (double)t->delay_ms;
     return rc ? fut_raise(rc) : NULL;
 }
-/* tutorial:end timers-coro */
 
 struct all {
     struct timer *timers;
