@@ -1,57 +1,88 @@
+# SPDX-License-Identifier: MIT
 # libfutures - build, test, install.
 #
 #   make                      build/libfutures.a and build/libfutures.so
-#   make check                build and run the Check test suite
+#   make check                build and run the Check test suite (and the
+#                             cheap source checks: SPDX lines, man pages)
 #   make check SANITIZE=thread    ... under ThreadSanitizer (build-thread/)
 #   make check SANITIZE=address   ... under AddressSanitizer + UBSan
+#   make check-shared         the test suite linked against libfutures.so
 #   make demo                 build and run the main demonstration
 #   make bench                build and run the benchmarks (bench/run.sh)
 #   make docs-figures         run the programs and write every figure and picture
 #                             of README.md and doc/ (BENCH=0: without the benchmarks)
 #   make docs-render          fill the pages from the figures already measured
-#   make install PREFIX=/usr/local DESTDIR=
+#   make lint                 clang-tidy (with the static analyzer), cppcheck,
+#                             mandoc -Tlint, shell syntax (scripts/lint.sh)
+#   make man                  regenerate man/man3 from include/futures.h
+#   make install PREFIX=/usr/local DESTDIR=    (and make uninstall)
 #   make CORO=ucontext        use the portable ucontext context switch
 #   make WERROR=1             warnings are errors (CI)
 #   make CC=clang             any C11 compiler
 #
-# Everything is built out of the source tree, under $(BUILD).
+# Flags.  What the build needs is in FUT_CPPFLAGS, FUT_CFLAGS and
+# FUT_LDFLAGS (as automake's AM_CFLAGS); CPPFLAGS, CFLAGS and LDFLAGS are
+# the user's, default CFLAGS = -O2 -g, and come last on every command line:
+# `make CFLAGS="-O0 -g3"` builds without optimisation and keeps -fPIC,
+# -std=c11, -pthread and the hidden visibility.
+#
+# Build folders.  Each configuration builds in its own folder, so switching
+# back and forth never mixes objects: build/ for the plain build, else
+# build-<cc>-<coro>-<sanitizer> with the parts that differ from the default
+# (build-clang, build-ucontext, build-thread, build-clang-address, ...).
+# BUILD=dir overrides it.  A change of flags inside one folder (CFLAGS,
+# WERROR) rebuilds it: $(BUILD)/.flags remembers the last command lines.
 
-VERSION    := 0.1.0
-SOVERSION  := 0
+# ---- version: written once, in include/futures.h ----------------------
+hdr_version = $(shell sed -n 's/^\#define FUTURES_VERSION_$(1)  *\([0-9][0-9]*\).*/\1/p' include/futures.h)
+VERSION_MAJOR := $(call hdr_version,MAJOR)
+VERSION_MINOR := $(call hdr_version,MINOR)
+VERSION_PATCH := $(call hdr_version,PATCH)
+ifeq ($(strip $(VERSION_MAJOR)),)
+$(error cannot read FUTURES_VERSION_MAJOR from include/futures.h)
+endif
+VERSION    := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+SOVERSION  := $(VERSION_MAJOR)
+
+# ---- where things go --------------------------------------------------
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+CMAKEDIR   ?= $(LIBDIR)/cmake/libfutures
 
+# ---- configuration ----------------------------------------------------
 CC         ?= cc
 SANITIZE   ?=
 CORO       ?= asm
 WERROR     ?= 0
-ifeq ($(SANITIZE),)
-BUILD      ?= build
-else
-BUILD      ?= build-$(SANITIZE)
-endif
+
+cc_name := $(notdir $(firstword $(CC)))
+config  := $(if $(filter-out cc gcc,$(cc_name)),-$(cc_name))$(if $(filter-out asm,$(CORO)),-$(CORO))$(if $(SANITIZE),-$(SANITIZE))
+BUILD   ?= build$(config)
 
 ARCH := $(shell $(CC) -dumpmachine 2>/dev/null)
 
-CSTD     := -std=c11
+# ---- flags: required ones in FUT_*, the user's last ---------------------
+CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-OPT      ?= -O2 -g
-CPPFLAGS += -D_GNU_SOURCE -Iinclude -Ilib
-CFLAGS   += $(CSTD) $(WARN) $(OPT) -pthread -fPIC -fvisibility=hidden
-LDLIBS   += -pthread
+FUT_CPPFLAGS := -D_GNU_SOURCE -Iinclude -Ilib
+FUT_CFLAGS   := -std=c11 $(WARN) -pthread -fPIC -fvisibility=hidden
+FUT_LDFLAGS  :=
+FUT_LDLIBS   := -pthread
 
 ifeq ($(WERROR),1)
-CFLAGS += -Werror
+FUT_CFLAGS += -Werror
 endif
 
 ifeq ($(SANITIZE),thread)
-CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer
-LDFLAGS += -fsanitize=thread
+FUT_CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer
+FUT_LDFLAGS += -fsanitize=thread
 else ifeq ($(SANITIZE),address)
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LDFLAGS += -fsanitize=address,undefined
+FUT_CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUT_LDFLAGS += -fsanitize=address,undefined
 else ifneq ($(SANITIZE),)
 $(error SANITIZE must be thread or address)
 endif
@@ -64,13 +95,19 @@ CORO_SRC := lib/coro/switch_x86_64_sysv.S
 else ifneq ($(findstring aarch64,$(ARCH)),)
 CORO_SRC := lib/coro/switch_aarch64_aapcs.S
 else
-CPPFLAGS += -DFUT_CORO_UCONTEXT=1
+FUT_CPPFLAGS += -DFUT_CORO_UCONTEXT=1
 endif
 else ifeq ($(CORO),ucontext)
-CPPFLAGS += -DFUT_CORO_UCONTEXT=1
+FUT_CPPFLAGS += -DFUT_CORO_UCONTEXT=1
 else
 $(error CORO must be asm or ucontext)
 endif
+
+# The command lines, in the order they are used.
+ALL_CPPFLAGS = $(FUT_CPPFLAGS) $(CPPFLAGS)
+ALL_CFLAGS   = $(FUT_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS  = $(FUT_LDFLAGS) $(LDFLAGS)
+ALL_LDLIBS   = $(FUT_LDLIBS) $(LDLIBS)
 
 LIB_SRC  := $(wildcard lib/*.c) lib/coro/ctx.c $(CORO_SRC)
 LIB_OBJ  := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
@@ -80,6 +117,10 @@ LIB_SONAME := libfutures.so.$(SOVERSION)
 
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+# The tests that use only the public API can link the shared library too
+# (the others call hidden fut__ functions, found only in libfutures.a).
+SHARED_TEST_SRC := $(shell grep -L 'fut__' $(TEST_SRC))
+SHARED_TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests-shared/%,$(SHARED_TEST_SRC))
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 EX_SRC   := $(wildcard examples/*.c)
@@ -87,33 +128,51 @@ EX_BIN   := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRC))
 
 HDR := include/futures.h $(wildcard lib/*.h lib/coro/*.h)
 
-.PHONY: all lib check tests bench benches examples demo install uninstall clean check-deps \
+.PHONY: all lib check check-source check-shared tests tests-shared bench benches \
+        examples demo install uninstall clean check-deps man lint FORCE \
         docs-figures docs-render docs-check tutorial-commands
 all: lib
 
 lib: $(LIB_A) $(BUILD)/libfutures.so
 
-$(BUILD)/%.c.o: %.c $(HDR)
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+# $(BUILD)/.flags holds the command lines this folder was built with; it
+# changes (and so rebuilds everything) only when they do.
+FLAGS_FILE := $(BUILD)/.flags
+FLAGS_NOW   = $(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(ALL_LDLIBS) $(CORO_SRC)
+FLAGS_OLD  := $(shell cat $(FLAGS_FILE) 2>/dev/null)
+ifeq ($(strip $(FLAGS_OLD)),$(strip $(FLAGS_NOW)))
+$(FLAGS_FILE): ;
+else
+$(FLAGS_FILE): FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' '$(subst ','\'',$(strip $(FLAGS_NOW)))' > $@
+endif
 
-$(BUILD)/%.S.o: %.S lib/coro/ctx.h
+$(BUILD)/%.c.o: %.c $(HDR) $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(filter-out -Wpedantic,$(CFLAGS)) -c $< -o $@
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+
+# Assembly: -Wpedantic does not apply.
+$(BUILD)/%.S.o: %.S lib/coro/ctx.h $(FLAGS_FILE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(filter-out -Wpedantic,$(ALL_CFLAGS)) -c $< -o $@
 
 $(LIB_A): $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(LIB_SO): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,$(LIB_SONAME) -Wl,-z,noexecstack $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,$(LIB_SONAME) -Wl,-z,noexecstack $(ALL_LDFLAGS) \
+	    -o $@ $^ $(ALL_LDLIBS)
 
 $(BUILD)/libfutures.so: $(LIB_SO)
 	ln -sf libfutures.so.$(VERSION) $(BUILD)/$(LIB_SONAME)
 	ln -sf libfutures.so.$(VERSION) $@
 
 # ---- tests (Check) ---------------------------------------------------
-# make check installs Check (Debian's `check` package) when it is missing.
+# make check installs Check (Debian's `check` package) when it is missing,
+# and what the source checks and the trace tests need (python3, a
+# decimal-comma locale).
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 
@@ -121,38 +180,65 @@ check-deps:
 	@scripts/ensure-deps.sh check
 
 # Tests know the build folder (FUT_BUILD_DIR) to find the examples they
-# run; the examples are built first.
+# run; the examples are built first.  Test code keeps default visibility.
+TEST_FLAGS = $(ALL_CPPFLAGS) $(CHECK_CFLAGS) $(ALL_CFLAGS) -fvisibility=default \
+             -DFUT_BUILD_DIR=\"$(BUILD)\"
+
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB_A) | check-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CHECK_CFLAGS) $(CFLAGS) -fvisibility=default -DFUT_BUILD_DIR=\"$(BUILD)\" \
-	    $< -o $@ $(LDFLAGS) $(LIB_A) $(CHECK_LIBS) $(LDLIBS)
+	$(CC) $(TEST_FLAGS) $< -o $@ $(ALL_LDFLAGS) $(LIB_A) $(CHECK_LIBS) $(ALL_LDLIBS)
+
+$(BUILD)/tests-shared/%: tests/%.c tests/testutil.h $(BUILD)/libfutures.so | check-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_FLAGS) $< -o $@ $(ALL_LDFLAGS) -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' \
+	    -lfutures $(CHECK_LIBS) $(ALL_LDLIBS)
 
 tests: $(TEST_BIN) $(EX_BIN)
+
+tests-shared: $(SHARED_TEST_BIN) $(EX_BIN)
+
+# Cheap checks of the sources: every file has its SPDX line, and the
+# committed man pages are those the header generates.
+check-source: check-deps
+	@scripts/check-spdx.sh
+	@scripts/gen-man.py --check include/futures.h man
 
 # make check also verifies that the pages quote only figures of the last
 # measured sets (docs-check) and, in the plain build, that the tutorial's
 # commands build and run its programs (tutorial-commands): seconds each.
 check: check-deps
+	@$(MAKE) --no-print-directory check-source
 	@$(MAKE) --no-print-directory tests
+	@scripts/check-layers.sh $(BUILD)
 	@scripts/run-tests.sh $(TEST_BIN)
 	@$(MAKE) --no-print-directory docs-check
 ifeq ($(SANITIZE),)
 	@$(MAKE) --no-print-directory tutorial-commands
 endif
 
+# The same suites against libfutures.so (those that use only the public
+# API): each binary must resolve the library from $(BUILD).
+check-shared: check-deps
+	@$(MAKE) --no-print-directory tests-shared
+	@for t in $(SHARED_TEST_BIN); do \
+	    ldd $$t | grep -q '$(LIB_SONAME) => .*$(BUILD)' || \
+	    { echo "check-shared: $$t does not load $(BUILD)/$(LIB_SONAME)" >&2; exit 1; }; done
+	@scripts/run-tests.sh $(SHARED_TEST_BIN)
+
 # ---- benchmarks ------------------------------------------------------
 BENCH_CFLAGS = -I../shared/peers/src -Ibench
 
 $(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(BENCH_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LIB_A) $(LDLIBS) -lm
+	$(CC) $(ALL_CPPFLAGS) $(BENCH_CFLAGS) $(ALL_CFLAGS) $< -o $@ $(ALL_LDFLAGS) $(LIB_A) \
+	    $(ALL_LDLIBS) -lm
 
 # W4 again against the portable ucontext switch, to compare the two.
-$(BUILD)/bench/w4_loop_ucontext: bench/w4_loop.c $(wildcard bench/*.h)
+$(BUILD)/bench/w4_loop_ucontext: bench/w4_loop.c $(wildcard bench/*.h) FORCE
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/ucontext CORO=ucontext lib
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(BENCH_CFLAGS) $(CFLAGS) -DW4_LABEL='"libfutures-yield-ucontext"' $< -o $@ \
-	    $(LDFLAGS) $(BUILD)/ucontext/libfutures.a $(LDLIBS) -lm
+	$(CC) $(ALL_CPPFLAGS) $(BENCH_CFLAGS) $(ALL_CFLAGS) -DW4_LABEL='"libfutures-yield-ucontext"' \
+	    $< -o $@ $(ALL_LDFLAGS) $(BUILD)/ucontext/libfutures.a $(ALL_LDLIBS) -lm
 
 benches: $(BENCH_BIN) $(BUILD)/bench/w4_loop_ucontext
 
@@ -162,7 +248,8 @@ bench: benches
 # ---- examples --------------------------------------------------------
 $(BUILD)/examples/%: examples/%.c $(wildcard examples/*.h) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Iexamples $(CFLAGS) $< -o $@ $(LDFLAGS) $(LIB_A) $(LDLIBS) -lm
+	$(CC) $(ALL_CPPFLAGS) -Iexamples $(ALL_CFLAGS) $< -o $@ $(ALL_LDFLAGS) $(LIB_A) \
+	    $(ALL_LDLIBS) -lm
 
 examples: $(EX_BIN)
 
@@ -190,21 +277,71 @@ docs-check:
 tutorial-commands: lib
 	@scripts/tutorial-commands.sh --build $(BUILD)
 
+# ---- reference manual and lint ---------------------------------------
+# man/man3 is generated from the header's contract comments and committed;
+# `make check` fails when it is stale.  Generating needs python3; building
+# and installing do not.
+man:
+	@scripts/gen-man.py include/futures.h man
+
+lint:
+	@scripts/lint.sh $(BUILD)
+
 # ---- install ---------------------------------------------------------
-install: lib
-	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+# libfutures.pc and the CMake package name their folders relative to the
+# prefix when they are inside it (pkg-config --define-prefix, relocatable
+# CMake packages), absolute otherwise.
+pc_path = $(if $(filter $(PREFIX)/%,$(1)),$${prefix}/$(patsubst $(PREFIX)/%,%,$(1)),$(1))
+cm_path = $(if $(and $(filter $(PREFIX)/%,$(1)),$(filter $(PREFIX)/%,$(CMAKEDIR))),$${_libfutures_prefix}/$(patsubst $(PREFIX)/%,%,$(1)),$(1))
+CMAKE_TO_PREFIX = $(if $(filter $(PREFIX)/%,$(CMAKEDIR)),$${CMAKE_CURRENT_LIST_DIR}/$(shell realpath -m --relative-to='$(CMAKEDIR)' '$(PREFIX)'),$(PREFIX))
+POINTER_SIZE = $(shell printf '__SIZEOF_POINTER__\n' | $(CC) -E -P -x c - 2>/dev/null | tr -d ' \n')
+
+$(BUILD)/libfutures.pc: libfutures.pc.in include/futures.h FORCE
+	@mkdir -p $(dir $@)
+	@sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(call pc_path,$(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR@|$(call pc_path,$(INCLUDEDIR))|' -e 's|@VERSION@|$(VERSION)|' $< > $@.tmp
+	@mv $@.tmp $@
+
+$(BUILD)/cmake/%.cmake: cmake/%.cmake.in include/futures.h FORCE
+	@mkdir -p $(dir $@)
+	@sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' \
+	    -e 's|@VERSION_MINOR@|$(VERSION_MINOR)|g' -e 's|@SOVERSION@|$(SOVERSION)|g' \
+	    -e 's|@CMAKE_TO_PREFIX@|$(CMAKE_TO_PREFIX)|g' -e 's|@LIBDIR@|$(call cm_path,$(LIBDIR))|g' \
+	    -e 's|@INCLUDEDIR@|$(call cm_path,$(INCLUDEDIR))|g' -e 's|@POINTER_SIZE@|$(POINTER_SIZE)|g' \
+	    $< > $@.tmp
+	@mv $@.tmp $@
+
+CMAKE_FILES := $(BUILD)/cmake/libfuturesConfig.cmake $(BUILD)/cmake/libfuturesConfigVersion.cmake
+MAN_PAGES   := $(wildcard man/man3/*.3)
+
+install: lib $(BUILD)/libfutures.pc $(CMAKE_FILES)
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+	    $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(MANDIR)/man3
 	install -m 644 include/futures.h $(DESTDIR)$(INCLUDEDIR)/futures.h
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libfutures.a
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libfutures.so.$(VERSION)
 	ln -sf libfutures.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
 	ln -sf libfutures.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libfutures.so
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-	    libfutures.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libfutures.pc
+	install -m 644 $(BUILD)/libfutures.pc $(DESTDIR)$(PKGCONFIGDIR)/libfutures.pc
+	install -m 644 $(CMAKE_FILES) $(DESTDIR)$(CMAKEDIR)/
+	install -m 644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man3/
+	@grep -v '^#' man/aliases | while read -r alias page; do \
+	    ln -sf "$$page.3" "$(DESTDIR)$(MANDIR)/man3/$$alias.3" || exit 1; done
+	@case "$(DESTDIR)$(LIBDIR)" in /usr/lib|/usr/local/lib|/lib) \
+	    echo "libfutures: installed in $(LIBDIR); run 'ldconfig' (as root) before running programs" ;; \
+	  /*) [ -n "$(DESTDIR)" ] || echo "libfutures: installed in $(LIBDIR), outside the loader's path:" \
+	      "run programs with LD_LIBRARY_PATH=$(LIBDIR)" ;; esac
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/futures.h $(DESTDIR)$(LIBDIR)/libfutures.a \
-	      $(DESTDIR)$(LIBDIR)/libfutures.so* $(DESTDIR)$(LIBDIR)/pkgconfig/libfutures.pc
+	      $(DESTDIR)$(LIBDIR)/libfutures.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME) \
+	      $(DESTDIR)$(LIBDIR)/libfutures.so $(DESTDIR)$(PKGCONFIGDIR)/libfutures.pc \
+	      $(DESTDIR)$(CMAKEDIR)/libfuturesConfig.cmake \
+	      $(DESTDIR)$(CMAKEDIR)/libfuturesConfigVersion.cmake \
+	      $(patsubst man/man3/%,$(DESTDIR)$(MANDIR)/man3/%,$(MAN_PAGES))
+	@grep -v '^#' man/aliases | while read -r alias page; do \
+	    rm -f "$(DESTDIR)$(MANDIR)/man3/$$alias.3"; done
+	-@rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null || true
 
 clean:
-	rm -rf build build-thread build-address build-*
+	rm -rf build build-*

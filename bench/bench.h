@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench.h - measurement helpers for the libfutures benchmarks (bench/wN_*.c)
  *

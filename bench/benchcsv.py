@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """benchcsv - read the CSV that bench/run.sh writes (bench/table.awk) and find
 rows by what they measure, for bench/report.py and bench/plots.py.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/compare.sh BUILDDIR [REGEX] - libfutures side by side with the peers,
 # INTERLEAVED: round r runs every selected command once (peers' and ours, in
 # programs.txt order), RUNS rounds; one table of median / min / max / spread.

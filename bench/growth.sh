@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/growth.sh BUILDDIR - how the library's cost grows with N, counted in
 # instructions (valgrind --tool=callgrind), which a shared, noisy VM cannot
 # blur: a time curve that bends up while the instruction count per task

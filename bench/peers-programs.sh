@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/peers-programs.sh [BUILDDIR] - print an EXTRA_PROGRAMS file for the
 # peer harness (../shared/peers/run.sh) with ABSOLUTE paths to this checkout's
 # bench binaries, so libfutures is measured in the same run as the peers

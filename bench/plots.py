@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """plots.py CSV [CSV...] OUTDIR - the benchmark plots, as SVG, from one run of
 bench/run.sh (its CSV: every figure's median, min and max; growth.csv of
 bench/growth.sh too when it ran).

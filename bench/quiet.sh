@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bench/quiet.sh - sourced by bench/run.sh and bench/compare.sh: run one
 # benchmark command, and with QUIET=P redo it when OTHER processes used more
 # than P% of the machine's CPU time meanwhile (busy jiffies from /proc/stat

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """report.py CSV [CSV...] - the ratios that matter, from one run of bench/run.sh
 (its results.csv, and growth.csv when bench/growth.sh ran).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/run.sh BUILDDIR - run libfutures' benchmarks (W1-W6, doc/benchmarks.md) and print
 # one table: median, min, max, spread per (workload, peer, metric).
 #

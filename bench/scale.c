@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * How the cost per task grows with the number of tasks (issue 6, BENCH.md
  * "also measured"): a fan-out of N trivial tasks (return arg + 1) on the

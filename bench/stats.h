@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stats.h - small helpers for the issue-6 programs (sequential baselines,
  * loop variants, the growth sweeps), beside bench.h (the peers' common.h

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bench/suite.sh - sourced by bench/run.sh after its own list of libfutures
 # programs: adds the rest of issue 6's comparison to the `progs` array.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bench/table.awk - lines "workload peer metric value unit" -> one markdown
 # table (median, min, max, spread = (max - min) / median, runs) on stdout and,
 # with -v csv=FILE, a CSV with every value.  Rows are grouped by workload

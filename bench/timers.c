@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Timer cost against the number of sleeping coroutines (issue 6: "sleeping
  * coroutines cost O(log n) or better per timer").  N coroutines are spawned
@@ -80,8 +81,11 @@ static void *main_coro(void *unused)
     (void)unused;
     future_t **fs = malloc(sizeof *fs * (size_t)n_co);
     void **vals = malloc(sizeof *vals * (size_t)n_co);
-    if (!fs || !vals)
+    if (!fs || !vals) {
+        free(fs);
+        free(vals);
         return fut_raise(ENOMEM);
+    }
     for (long i = 0; i < n_co; i++) {
         fs[i] = fut_spawn(worker, (void *)(uintptr_t)i);
         CHECK(fs[i] != NULL, "fut_spawn");

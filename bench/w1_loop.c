@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * W1 fanout-empty on the cooperative loop: the main coroutine spawns N
  * trivial coroutines (each returns its argument + 1) with fut_spawn,
@@ -34,8 +35,11 @@ static void *main_coro(void *unused)
     (void)unused;
     future_t **fs = malloc(sizeof *fs * (size_t)n_tasks);
     void **vals = malloc(sizeof *vals * (size_t)n_tasks);
-    if (!fs || !vals)
+    if (!fs || !vals) {
+        free(fs);
+        free(vals);
         return fut_raise(ENOMEM);
+    }
     memset(fs, 0, sizeof *fs * (size_t)n_tasks); /* touched before timing */
     memset(vals, 0, sizeof *vals * (size_t)n_tasks);
     void *v = NULL;

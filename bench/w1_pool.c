@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * W1 fanout-empty, libfutures pool (BENCH.md): one thread submits N trivial
  * jobs (each returns its argument + 1) to a pool of one thread per core,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * W1 fanout-empty, sequential baseline: call the trivial job (argument + 1)
  * N times through a function pointer, store every result, sum and check.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * W2 fanout-cpu on the cooperative loop: the same N kernels as w2_pool.c,
  * each in a coroutine (fut_spawn), gathered with one future_gather; the

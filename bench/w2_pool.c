@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * W2 fanout-cpu, libfutures pool (BENCH.md): N jobs of the fixed integer-hash
  * kernel (hash_kernel(i, iters), ~50 us at 26000 iterations).  As the peers

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * W2 fanout-cpu, sequential baseline: the N kernels (hash_kernel(i, iters),
  * ~50 us each at 26000 iterations) one after the other; the time of one.

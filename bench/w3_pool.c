@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * W3 sleep-bound, libfutures pool (BENCH.md): N jobs, each nanosleep(10 ms)
  * and returns its index, on a pool of a fixed 2 threads (as the peers'

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * W3 sleep-bound, sequential baseline: N waits of 10 ms one after the other
  * (nanosleep), as a program without any concurrency would do them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * W4 ctx-switch, libfutures cooperative loop (BENCH.md): two coroutines
  * alternately fut_yield() (through the loop's scheduler); N = 2,000,000

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * W5 many-coroutines, libfutures cooperative loop (BENCH.md): N = 100,000
  * coroutines, each fut_sleep(100) then returns its index; the main
@@ -33,8 +34,11 @@ static void *main_coro(void *unused)
     (void)unused;
     future_t **fs = malloc(sizeof *fs * (size_t)n_tasks);
     void **vals = malloc(sizeof *vals * (size_t)n_tasks);
-    if (!fs || !vals)
+    if (!fs || !vals) {
+        free(fs);
+        free(vals);
         return fut_raise(ENOMEM);
+    }
     for (long i = 0; i < n_tasks; i++) {
         fs[i] = fut_spawn(sleeper, (void *)(uintptr_t)i);
         CHECK(fs[i] != NULL, "fut_spawn");

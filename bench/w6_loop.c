@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * W6 round trip on the cooperative loop: inside the main coroutine, spawn
  * one coroutine (returns arg + 1) and future_get its value; 20,000 times

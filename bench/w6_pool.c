@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * W6 round trip, libfutures pool (BENCH.md): with the pool idle, submit one
  * job (returns arg + 1) and future_get its value; 20,000 times after 100

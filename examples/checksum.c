@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * checksum.c - CRC-32 of many files at once on the thread pool
  *
@@ -123,6 +124,9 @@ int main(int argc, char **argv)
     future_t **jobs = calloc(n, sizeof *jobs);
     if (!pool || !sums || !jobs) {
         perror("checksum");
+        fut_pool_free(pool);
+        free(sums);
+        free(jobs);
         return 1;
     }
 

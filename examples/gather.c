@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gather.c - submit jobs to the pool, gather their results.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lunch.h - the lunch story's clock, printer and hands, shared by the
  * lunch examples (lunch_*.c, onions.c).  Plain C11 + POSIX; it does not

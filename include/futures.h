@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * futures.h - libfutures: futures, a fixed thread pool and a cooperative loop
  *
@@ -32,6 +33,36 @@ extern "C" {
 #endif
 
 /* ======================================================================
+ * Version
+ * ======================================================================
+ *
+ * libfutures follows semantic versioning: a new MINOR adds to the API and
+ * keeps every existing call working, a new PATCH only fixes; while MAJOR
+ * is 0, a MINOR may also change the API (CHANGELOG.md says how).  The
+ * shared library's soname is libfutures.so.MAJOR.  These macros are the
+ * one place the version is written: the build, libfutures.pc, the CMake
+ * package and the library's file names all derive from them.
+ */
+#define FUTURES_VERSION_MAJOR 0
+#define FUTURES_VERSION_MINOR 2
+#define FUTURES_VERSION_PATCH 0
+
+/* The version as one number, (MAJOR << 16) | (MINOR << 8) | PATCH, for
+ * compile-time comparisons: #if FUTURES_VERSION >= 0x000200 */
+#define FUTURES_VERSION                                                   \
+    ((FUTURES_VERSION_MAJOR << 16) | (FUTURES_VERSION_MINOR << 8) |       \
+     FUTURES_VERSION_PATCH)
+
+/* The FUTURES_VERSION of the library actually linked (which may be newer
+ * than the header a program was compiled with, when a shared library was
+ * upgraded).  Never fails; does not wait. */
+FUT_API unsigned fut_version(void);
+
+/* The linked library's version as "MAJOR.MINOR.PATCH", a static string
+ * that is never freed.  Never fails; does not wait. */
+FUT_API const char *fut_version_string(void);
+
+/* ======================================================================
  * 1. Conventions
  * ======================================================================
  *
@@ -52,6 +83,13 @@ extern "C" {
  *              on its own future, a pool shut down from one of its threads)
  *   ESHUTDOWN  the pool is shut down
  *   EPERM      the call needs to run inside a coroutine and does not
+ *
+ * Whose code is it?  future_get and future_gather return either the
+ * waiting call's own code (ETIMEDOUT, ECANCELED, EDEADLK, EINVAL, ENOMEM)
+ * or the code a job failed with, and a job may fail with any code,
+ * ETIMEDOUT included.  future_state(f) tells them apart: FUTURE_FAILED or
+ * FUTURE_CANCELLED means the code is the future's outcome; a future still
+ * PENDING or RUNNING means the wait itself gave up.
  *
  * Timeouts.  `long timeout_ms`: FUT_FOREVER waits without limit, 0 only
  * checks, a positive value waits at most that long.  Waits are measured on
@@ -141,7 +179,8 @@ FUT_API bool future_done(const future_t *f);
 /* Waits until f is complete.  May wait.  Returns 0 once complete (whatever
  * the outcome), ETIMEDOUT if timeout_ms ran out first, EINVAL for a NULL f
  * or a bad timeout, EDEADLK if f is the calling job's or coroutine's own
- * future, ECANCELED if the calling coroutine is cancelled. */
+ * future, ECANCELED if the calling coroutine is cancelled, ENOMEM if a
+ * coroutine's timer could not be armed. */
 FUT_API int future_wait(future_t *f, long timeout_ms);
 
 /* Waits for f (no time limit) and returns its outcome: 0 with *value set
@@ -172,8 +211,14 @@ FUT_API int future_wait_any(future_t *const fs[], size_t n, long timeout_ms,
 
 /* Runs cb(f, arg) exactly once when f completes: at once in the calling
  * thread if f is already complete, otherwise in the thread that completes
- * it.  A callback must not wait on f's completer.  Returns 0; EINVAL for a
- * NULL f or cb; ENOMEM (cb will never run). */
+ * it, after its waiters are woken.  Callbacks of one future run in the
+ * order they were registered, with no library lock held, and f stays
+ * alive until the last has returned (a callback may release the caller's
+ * last reference).  A future completed from inside a callback runs its
+ * own callbacks after the current one returns, in order, on the same
+ * thread: chains of any length use constant stack.  So a callback must
+ * not wait for a future whose completion it caused, nor on f's completer.
+ * Returns 0; EINVAL for a NULL f or cb; ENOMEM (cb will never run). */
 FUT_API int future_on_done(future_t *f, void (*cb)(future_t *f, void *arg),
                            void *arg);
 
@@ -227,7 +272,10 @@ FUT_API void future_release(future_t *f);
 typedef struct fut_pool fut_pool_t;
 
 typedef struct {
-    size_t threads;     /* 0: one per online CPU */
+    size_t threads;     /* 0: one per CPU this process may use: the CPUs
+                           of its affinity mask (taskset, cpusets), capped
+                           by a cgroup v2 CPU quota (cpu.max, rounded up),
+                           as Go's runtime and os.process_cpu_count() */
     size_t queue_max;   /* jobs queued and not started; 0: unbounded,
                            else submit waits for room when full */
     const char *name;   /* thread-name prefix seen in top -H, debuggers and
@@ -266,13 +314,20 @@ FUT_API int fut_pool_map(fut_pool_t *p, fut_fn fn, void *const args[],
 
 /* Stops taking jobs (later submits fail with ESHUTDOWN), then finishes
  * every queued job (FUT_DRAIN) or ends them FUTURE_CANCELLED (FUT_CANCEL);
- * both wait for running jobs and join the threads.  Calling it again is
- * harmless and returns 0.  Returns EINVAL (NULL p or bad how), EDEADLK if
- * called from one of p's own threads (nothing is done).  May wait. */
+ * both wait for running jobs and join the threads.  Cancelled jobs'
+ * callbacks run in the calling thread, with no lock held.  Calling it
+ * again is harmless and returns 0: after the shutdown, at once; while
+ * another thread's is in progress, once that one is done; from a callback
+ * that this very shutdown is running, at once (the shutdown continues
+ * below it).  Returns EINVAL (NULL p or bad how), EDEADLK if called from
+ * one of p's own threads, also from a coroutine of a loop running inside
+ * one of p's jobs (nothing is done).  May wait. */
 FUT_API int fut_pool_shutdown(fut_pool_t *p, enum fut_shutdown how);
 
 /* FUT_DRAIN shutdown if still running, then frees p.  NULL is fine.  Called
- * from one of p's own threads it does nothing (errno EDEADLK).  May wait. */
+ * from one of p's own threads it does nothing (errno EDEADLK); from a
+ * callback that p's own shutdown is running (a FUT_CANCEL completing a
+ * queued job) it does nothing (errno EBUSY).  May wait. */
 FUT_API void fut_pool_free(fut_pool_t *p);
 
 /* The number of threads (0 for NULL). */
@@ -294,6 +349,16 @@ FUT_API size_t fut_pool_threads(const fut_pool_t *p);
  * locals survive across waits.  The signal mask belongs to the thread, not
  * to the coroutine.
  *
+ * Where the loop sleeps.  With nothing to run, the loop waits the way its
+ * thread would: a plain thread sleeps; a pool thread (a loop run inside a
+ * pool job) keeps running its pool's queued jobs meanwhile, so a coroutine
+ * that waits on a job of that pool never deadlocks it.
+ *
+ * Resources.  A coroutine's stack is taken when the loop first runs it: a
+ * coroutine that cannot get one then ends FUTURE_FAILED with ENOMEM (its
+ * body never runs).  A coroutine's wait with a timeout arms a timer, and
+ * returns ENOMEM if the timer heap cannot grow.
+ *
  * Environment:
  *   FUT_DEBUG_SLOW_MS=N  report on stderr every coroutine step that held
  *                        the loop longer than N ms (empty or 0: 100 ms),
@@ -313,7 +378,8 @@ typedef struct {
 } fut_loop_opts;
 
 /* A new loop, not yet running.  opts may be NULL.  Returns NULL with errno
- * ENOMEM, or EINVAL for a stack_size below 16 KiB. */
+ * ENOMEM (also for a stack_size no address space can hold, such as
+ * SIZE_MAX), or EINVAL for a stack_size below 16 KiB. */
 FUT_API fut_loop_t *fut_loop_new(const fut_loop_opts *opts);
 
 /* Queues a new coroutine running fn(arg) on l, from any thread, and
@@ -328,7 +394,10 @@ FUT_API future_t *fut_loop_spawn(fut_loop_t *l, fut_fn fn, void *arg);
  * running), EPERM (called from inside a coroutine).  May wait. */
 FUT_API int fut_loop_run(fut_loop_t *l, fut_fn main, void *arg, void **result);
 
-/* Frees a loop that is not running.  NULL is fine. */
+/* Frees a loop that is not running; spawns it never ran end
+ * FUTURE_CANCELLED.  NULL is fine.  Called on a running loop (from one of
+ * its coroutines, or another thread) it does nothing and sets errno EBUSY:
+ * free it after fut_loop_run has returned. */
 FUT_API void fut_loop_free(fut_loop_t *l);
 
 /* fut_loop_new + fut_loop_run + fut_loop_free with default options. */
@@ -340,7 +409,7 @@ FUT_API future_t *fut_spawn(fut_fn fn, void *arg);
 
 /* Waits ms milliseconds (ms >= 0).  In a coroutine it suspends, letting
  * others run; on a plain thread it sleeps.  Returns 0, EINVAL for ms < 0,
- * ECANCELED if the coroutine was cancelled. */
+ * ECANCELED if the coroutine was cancelled, ENOMEM (see "Resources"). */
 FUT_API int fut_sleep(long ms);
 
 /* In a coroutine: lets every other ready coroutine run once, then

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * heap.h - the loop's timers: a binary min-heap with the keys in the array
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * loop.c - the cooperative loop: one thread, many stackful coroutines
  *
@@ -16,23 +17,35 @@
  *   4. finish    once main's future is complete, cancel every coroutine
  *                still alive (each runs to its end) and every spawn not
  *                yet started
- *   5. sleep     nothing ready: wait on loop->cv until the next deadline or
- *                a remote hand-over (no polling)
+ *   5. sleep     nothing ready: sleep until the next deadline or a remote
+ *                hand-over, through the thread's own scheduler (the one
+ *                outside the loop): a plain thread parks, a pool thread
+ *                keeps running its pool's jobs (no polling either way)
+ *
+ * The loop as the core sees it: an executor (struct fut__exec: cancelling
+ * a started coroutine wakes it with ECANCELED) and, while a coroutine runs,
+ * the thread's scheduler (struct fut__sched: a wait suspends the running
+ * coroutine).  Between coroutines the thread's scheduler is the one it had
+ * before fut_loop_run (`outer`).
  *
  * Threads.  Everything is touched by the loop's thread only, except the
- * fields marked "guarded by mu": the remote lists, `sleeping`,
- * `finishing`, and future->coro.  Another thread never switches to a
- * coroutine: it hands the wake-up to the loop thread (PITFALLS: TLS
- * addresses cached across a switch would be wrong on another thread).
+ * fields marked "guarded by mu": the spawn and remote hand-over lists,
+ * `sleeper`, `finishing`, and future->xdata (the coroutine).  Another
+ * thread never switches to a coroutine: it hands the wake-up to the loop
+ * thread (PITFALLS: TLS addresses cached across a switch would be wrong on
+ * another thread).
  *
- * Waking a waiting coroutine.  A waiting call registers a fut__waiter
- * (kind FUT__W_CORO) and suspends in fut__coro_wait.  A completer fires
- * it: on the loop thread it makes the coroutine ready directly; elsewhere
- * it queues the coroutine on loop->remote (deduplicated by remote_queued)
- * and signals the loop if it sleeps.  The loop acts on a queued wake-up
- * only if the coroutine is still WAITING and its current waiter has fired
- * or it was cancelled, so a late wake-up for an earlier wait is harmless.
- * A finished coroutine is taken off loop->remote before its memory goes.
+ * Waking a waiting coroutine.  A waiting call registers a fut__waiter and
+ * suspends in coro_block.  Its firer, on the loop thread, publishes fired
+ * and makes the coroutine ready directly; on another thread it does both
+ * under loop->mu, queueing the coroutine on loop->remote (deduplicated by
+ * its `on` flag) and waking the loop if it sleeps.  That lock is what makes
+ * the coroutine's waiter safe to leave: the coroutine settles a committed
+ * wake-up by taking loop->mu (coro_settle), and a finished coroutine is
+ * taken off loop->remote under loop->mu before its stack goes.  The loop
+ * acts on a queued wake-up only if the coroutine is still WAITING and its
+ * current waiter has fired or it was cancelled, so a late wake-up for an
+ * earlier wait is harmless.
  *
  * Cancellation.  future_cancel on a started coroutine sets cancel_req
  * (atomic) and wakes it through the remote path: its current and every
@@ -59,7 +72,7 @@
 enum coro_state {
     C_READY,     /* on the run queue */
     C_RUNNING,   /* executing (the loop's current) */
-    C_WAITING,   /* suspended in fut__coro_wait */
+    C_WAITING,   /* suspended in coro_block */
     C_DONE       /* its body returned; freed by the scheduler */
 };
 
@@ -75,29 +88,40 @@ struct fut__coro {
     struct fut__hnode timer;        /* armed in loop->timers while a wait has
                                        a deadline */
     atomic_bool cancel_req;         /* set once by future_cancel, any thread */
-    bool remote_queued;             /* on loop->remote; guarded by loop->mu */
-    struct fut__coro *rnext, *rprev;    /* loop->remote links; guarded by loop->mu */
-    struct fut__coro *lnext, *lprev;    /* loop->live links; loop thread */
+    struct fut__dnode rlink;        /* on loop->remote; guarded by loop->mu */
+    struct fut__dnode llink;        /* on loop->live; loop thread */
+    struct fut__cbstate cbs;        /* its callback trampoline while it is
+                                       suspended inside a callback; loop
+                                       thread */
 };
 
 struct fut_loop {
+    struct fut__exec exec;          /* what the core sees of the loop's
+                                       futures; const */
+    struct fut__sched sched;        /* the thread's scheduler while a
+                                       coroutine runs; outer set by run */
     struct fut__stacks stacks;      /* loop thread (or any thread while not running) */
-    struct fut__ctx sched;          /* the scheduler's context */
+    struct fut__ctx sched_ctx;      /* the scheduler's context */
     struct fut__task *outer_task;   /* the thread's task when run started */
+    _Atomic(struct fut__thread *) thread;   /* the thread running the loop,
+                                       NULL when not running; written by it */
+    struct fut__coro *current;      /* the coroutine running; loop thread */
 
-    /* run queue: futures of new coroutines and of ready ones (qnext) */
-    future_t *rq_head, *rq_tail;    /* loop thread */
-    struct fut__coro *live;         /* started, not finished; loop thread */
+    struct fut__fifo rq;            /* futures of new coroutines and of
+                                       ready ones (qnext); loop thread */
+    struct fut__dlist live;         /* started, not finished; loop thread */
     size_t nlive;                   /* loop thread */
     struct fut__heap timers;        /* loop thread */
+    bool in_sleep;                  /* phase 5 in progress; loop thread */
 
     pthread_mutex_t mu;
-    pthread_cond_t cv;              /* CLOCK_MONOTONIC; the loop sleeps here */
-    future_t *new_head, *new_tail;  /* spawned by other threads; guarded by mu */
-    struct fut__coro *remote;       /* wake-ups from other threads; guarded by mu */
-    atomic_bool remote_pending;     /* new or remote non-empty: stored under
-                                       mu, read without it as a hint */
-    bool sleeping;                  /* the loop waits on cv; guarded by mu */
+    struct fut__fifo spawned;       /* spawned by other threads; guarded by mu */
+    struct fut__dlist remote;       /* wake-ups from other threads
+                                       (fut__coro.rlink); guarded by mu */
+    atomic_bool remote_pending;     /* spawned or remote non-empty: stored
+                                       under mu, read without it as a hint */
+    struct fut__wnode *sleeper;     /* the loop's waiter while it sleeps in
+                                       phase 5; guarded by mu */
     bool finishing;                 /* run is cancelling leftovers; guarded by mu */
     atomic_bool running;            /* fut_loop_run in progress */
 
@@ -108,37 +132,60 @@ struct fut_loop {
                                        steps are timed or traced) */
 };
 
-static FUT_TLS struct fut_loop *cur_loop;   /* the loop this thread runs */
-static FUT_TLS struct fut__coro *cur_coro;  /* the coroutine running here */
+static const struct fut__sched_ops coro_ops;
 
-struct fut__coro *fut__coro_self(void) { return cur_coro; }
-
-bool fut_in_coroutine(void) { return cur_coro != NULL; }
-
-/* ---------------------------------------------------------------------
- * Run queue and remote hand-over
- * ------------------------------------------------------------------- */
-
-static void rq_push(struct fut_loop *l, future_t *f)
+/* The coroutine running on this thread, or NULL on a plain thread (or in
+ * a loop's scheduler between coroutines). */
+static struct fut__coro *coro_self(void)
 {
-    fut__set_qnext(f, NULL);
-    if (l->rq_tail)
-        fut__set_qnext(l->rq_tail, f);
-    else
-        l->rq_head = f;
-    l->rq_tail = f;
+    struct fut__sched *s = fut__self()->sched;
+    if (s && s->ops == &coro_ops)
+        return fut__container_of(s, struct fut_loop, sched)->current;
+    return NULL;
 }
 
-static future_t *rq_pop(struct fut_loop *l)
+static bool on_loop_thread(struct fut_loop *l)
 {
-    future_t *f = l->rq_head;
-    if (f) {
-        l->rq_head = fut__qnext(f);
-        if (!l->rq_head)
-            l->rq_tail = NULL;
-        fut__set_qnext(f, NULL);
-    }
-    return f;
+    return atomic_load_explicit(&l->thread, memory_order_relaxed) == fut__self();
+}
+
+bool fut_in_coroutine(void) { return coro_self() != NULL; }
+
+/* ---------------------------------------------------------------------
+ * Run queue, remote hand-over, the sleeper
+ * ------------------------------------------------------------------- */
+
+/* Takes the sleeping loop's waiter node off, for the caller to notify once
+ * it has released mu.  mu held. */
+static struct fut__wnode *take_sleeper_locked(struct fut_loop *l)
+{
+    struct fut__wnode *n = l->sleeper;
+    l->sleeper = NULL;
+    return n;
+}
+
+static void notify_sleeper(struct fut__wnode *n)
+{
+    if (n)
+        fut__waiter_notify(n->w);
+}
+
+/* On the loop thread, in phase 5 only: a pool job run by the sleep (the
+ * loop sleeps through a pool worker's scheduler) made something ready. */
+static void wake_own_sleep(struct fut_loop *l)
+{
+    pthread_mutex_lock(&l->mu);
+    struct fut__wnode *n = take_sleeper_locked(l);
+    pthread_mutex_unlock(&l->mu);
+    notify_sleeper(n);
+}
+
+/* Queues f to run, on the loop thread. */
+static void rq_push(struct fut_loop *l, future_t *f)
+{
+    fut__fifo_push(&l->rq, f);
+    if (FUT_UNLIKELY(l->in_sleep))
+        wake_own_sleep(l);
 }
 
 static void make_ready(struct fut_loop *l, struct fut__coro *c, int reason)
@@ -156,132 +203,113 @@ static void consider_wake(struct fut_loop *l, struct fut__coro *c)
         return;
     if (atomic_load_explicit(&c->cancel_req, memory_order_acquire))
         make_ready(l, c, ECANCELED);
-    else if (c->waiting && atomic_load_explicit(&c->waiting->fired, memory_order_acquire))
+    else if (c->waiting && fut__waiter_fired(c->waiting))
         make_ready(l, c, 0);
 }
 
-static void remote_unlink(struct fut_loop *l, struct fut__coro *c)
+/* Queues a wake-up of c for its loop; returns the loop's sleeper to
+ * notify after mu is released.  mu held. */
+static struct fut__wnode *remote_queue_locked(struct fut_loop *l, struct fut__coro *c)
 {
-    if (c->rprev)
-        c->rprev->rnext = c->rnext;
-    else
-        l->remote = c->rnext;
-    if (c->rnext)
-        c->rnext->rprev = c->rprev;
-    c->remote_queued = false;
-}
-
-/* Queues a wake-up of c for its loop and signals the loop if it sleeps.
- * l->mu held. */
-static void remote_queue_locked(struct fut_loop *l, struct fut__coro *c)
-{
-    if (!c->remote_queued) {
-        c->remote_queued = true;
-        c->rprev = NULL;
-        c->rnext = l->remote;
-        if (l->remote)
-            l->remote->rprev = c;
-        l->remote = c;
+    if (!c->rlink.on) {
+        fut__dlist_append(&l->remote, &c->rlink);
         atomic_store_explicit(&l->remote_pending, true, memory_order_relaxed);
     }
-    if (l->sleeping)
-        pthread_cond_signal(&l->cv);
-}
-
-/* Hands a wake-up of c to its loop from another thread.  The caller
- * guarantees c is alive (it holds the lock of the future c waits on). */
-static void remote_wake(struct fut_loop *l, struct fut__coro *c)
-{
-    pthread_mutex_lock(&l->mu);
-    remote_queue_locked(l, c);
-    pthread_mutex_unlock(&l->mu);
+    return take_sleeper_locked(l);
 }
 
 /* Phase 1: takes what other threads handed over.  Loop thread.  The
- * wake-ups are acted on under mu: once a coroutine's remote_queued flag is
- * clear another thread may queue it again, rewriting its links, so the
- * detached list must not be walked after the lock is dropped.
- * consider_wake touches only loop-thread data and atomics. */
+ * wake-ups are acted on under mu: once a coroutine is off the remote list
+ * another thread may queue it again, rewriting its links, so the detached
+ * list must not be walked after the lock is dropped.  consider_wake
+ * touches only loop-thread data and atomics. */
 static void drain_remote(struct fut_loop *l)
 {
     pthread_mutex_lock(&l->mu);
-    future_t *nf = l->new_head;
-    l->new_head = l->new_tail = NULL;
-    struct fut__coro *r = l->remote;
-    l->remote = NULL;
-    while (r) {
-        struct fut__coro *next = r->rnext;
-        r->remote_queued = false;
-        consider_wake(l, r);
-        r = next;
-    }
+    struct fut__fifo nf = l->spawned;
+    l->spawned.head = l->spawned.tail = NULL;
+    struct fut__dnode *n;
+    while ((n = fut__dlist_pop(&l->remote)))
+        consider_wake(l, fut__container_of(n, struct fut__coro, rlink));
     atomic_store_explicit(&l->remote_pending, false, memory_order_relaxed);
     pthread_mutex_unlock(&l->mu);
-    while (nf) {
-        future_t *next = fut__qnext(nf);
-        rq_push(l, nf);
-        nf = next;
-    }
-}
-
-void fut__coro_wake(struct fut__coro *c)
-{
-    struct fut_loop *l = c->loop;
-    if (cur_loop == l)
-        consider_wake(l, c);
-    else
-        remote_wake(l, c);
+    fut__fifo_splice(&l->rq, &nf);
 }
 
 /* ---------------------------------------------------------------------
- * Suspending
+ * The coroutine scheduler (the core's view of a waiting coroutine)
  * ------------------------------------------------------------------- */
 
 /* Switches away from the running coroutine c, whose state the caller
  * has set (READY and queued, or WAITING): straight to the next ready
  * coroutine when that is allowed, else to the scheduler.  Whoever
- * switches to a coroutine sets cur_coro, its task and C_RUNNING; when the
- * scheduler regains control, cur_coro names the coroutine that gave it
- * back. */
+ * switches to a coroutine sets l->current, its task and C_RUNNING; when
+ * the scheduler regains control, l->current names the coroutine that gave
+ * it back. */
 static void suspend(struct fut_loop *l, struct fut__coro *c)
 {
-    future_t *f = l->rq_head;
-    if (f && f->coro && l->direct_left &&
+    struct fut__coro *n = NULL;
+    future_t *f = l->rq.head;
+    if (f && f->xdata && l->direct_left &&
         !atomic_load_explicit(&l->remote_pending, memory_order_relaxed)) {
         l->direct_left--;
-        rq_pop(l);
-        struct fut__coro *n = f->coro;
+        fut__fifo_pop(&l->rq);
+        n = f->xdata;
         assert(n->st == C_READY);
         n->st = C_RUNNING;
         if (n == c)
             return;                    /* yielded with nobody else ready */
-        cur_coro = n;
+    }
+    /* Suspended inside a callback: its trampoline stays with it, so the
+     * others' completions run their callbacks at once meanwhile. */
+    struct fut__thread *t = fut__self();
+    if (FUT_UNLIKELY(t->cbs.depth)) {
+        c->cbs = t->cbs;
+        t->cbs = (struct fut__cbstate){0, NULL, NULL};
+    }
+    if (n) {
+        l->current = n;
         fut__task_swap(&n->task);
         fut__ctx_switch(&c->ctx, &n->ctx);
-        return;
+    } else {
+        l->direct_left = l->direct_ok ? DIRECT_MAX : 0;
+        fut__ctx_switch(&c->ctx, &l->sched_ctx);
     }
-    l->direct_left = l->direct_ok ? DIRECT_MAX : 0;
-    fut__ctx_switch(&c->ctx, &l->sched);
+    if (FUT_UNLIKELY(c->cbs.depth)) {
+        t = fut__self();
+        t->cbs = c->cbs;
+        c->cbs = (struct fut__cbstate){0, NULL, NULL};
+    }
 }
 
-int fut__coro_cancelled(struct fut__coro *c)
+static void *coro_who(struct fut__sched *s)
 {
+    return fut__container_of(s, struct fut_loop, sched)->current;
+}
+
+static int coro_cancelled(struct fut__sched *s)
+{
+    struct fut__coro *c = fut__container_of(s, struct fut_loop, sched)->current;
     return atomic_load_explicit(&c->cancel_req, memory_order_acquire) ? ECANCELED : 0;
 }
 
-int fut__coro_wait(struct fut__coro *c, struct fut__waiter *w, uint64_t deadline)
+/* Suspends the calling coroutine until w fires, the deadline passes, or
+ * the coroutine is cancelled.  Returns 0 (fired), ETIMEDOUT, ECANCELED,
+ * ENOMEM (the timer could not be armed). */
+static int coro_block(struct fut__sched *s, struct fut__waiter *w, uint64_t deadline)
 {
-    struct fut_loop *l = c->loop;
-    assert(c == cur_coro && c->st == C_RUNNING);
-    if (fut__coro_cancelled(c))
+    struct fut_loop *l = fut__container_of(s, struct fut_loop, sched);
+    struct fut__coro *c = l->current;
+    assert(c && c->st == C_RUNNING && w->who == c);
+    if (coro_cancelled(s))
         return ECANCELED;
-    if (atomic_load_explicit(&w->fired, memory_order_acquire))
+    if (fut__waiter_fired(w))
         return 0;
     if (deadline != FUT_NO_DEADLINE && fut__heap_push(&l->timers, &c->timer, deadline))
         return ENOMEM;
     c->waiting = w;
     c->wake_reason = 0;
-    /* A completer on another thread may fire w from now on; it queues a
+    /* A firer on another thread may fire w from now on; it queues a
      * remote wake-up that the scheduler handles after we switched away,
      * when st is WAITING: no wake-up is lost. */
     c->st = C_WAITING;
@@ -292,27 +320,74 @@ int fut__coro_wait(struct fut__coro *c, struct fut__waiter *w, uint64_t deadline
     return c->wake_reason;
 }
 
-int fut__coro_cancel(future_t *f)
+static void coro_wake(struct fut__waiter *w)
 {
-    struct fut_loop *l = f->owner.loop;
-    /* f is RUNNING, so its loop is running and alive.  f->coro is set and
+    struct fut__coro *c = w->who;
+    struct fut_loop *l = c->loop;
+    if (on_loop_thread(l)) {
+        atomic_store_explicit(&w->fired, 1, memory_order_release);
+        consider_wake(l, c);
+        return;
+    }
+    /* Under mu: the coroutine settles by taking mu, and cannot be freed
+     * while it is queued (coro_destroy takes it off under mu). */
+    pthread_mutex_lock(&l->mu);
+    atomic_store_explicit(&w->fired, 1, memory_order_release);
+    struct fut__wnode *sl = remote_queue_locked(l, c);
+    pthread_mutex_unlock(&l->mu);
+    notify_sleeper(sl);   /* the loop cannot leave its sleep before this */
+}
+
+static void coro_settle(struct fut__waiter *w)
+{
+    struct fut_loop *l = ((struct fut__coro *)w->who)->loop;
+    for (;;) {
+        pthread_mutex_lock(&l->mu);
+        bool fired = fut__waiter_fired(w);
+        pthread_mutex_unlock(&l->mu);
+        if (fired)
+            return;
+        sched_yield();
+    }
+}
+
+static const struct fut__sched_ops coro_ops = {
+    .who = coro_who,
+    .block = coro_block,
+    .wake = coro_wake,
+    .settle = coro_settle,
+    .cancelled = coro_cancelled,
+    .before_wait = NULL,
+};
+
+/* The executor's cancel of a started coroutine (future_cancel). */
+static int coro_cancel_running(future_t *f)
+{
+    struct fut_loop *l = fut__container_of(f->exec, struct fut_loop, exec);
+    /* f is RUNNING, so its loop is running and alive.  f->xdata is set and
      * cleared under l->mu, so c cannot be freed while we hold the lock. */
     pthread_mutex_lock(&l->mu);
-    struct fut__coro *c = f->coro;
+    struct fut__coro *c = f->xdata;
     if (!c) {
         /* Its body has returned and it is completing: too late. */
         pthread_mutex_unlock(&l->mu);
         return EINVAL;
     }
     atomic_store_explicit(&c->cancel_req, true, memory_order_release);
-    bool here = cur_loop == l;
-    if (!here)
-        remote_queue_locked(l, c);
+    bool here = on_loop_thread(l);
+    struct fut__wnode *sl = here ? NULL : remote_queue_locked(l, c);
     pthread_mutex_unlock(&l->mu);
     if (here)
         consider_wake(l, c);   /* loop thread: c cannot finish meanwhile */
+    notify_sleeper(sl);
     return 0;
 }
+
+static const struct fut__exec_ops coro_exec_ops = {
+    .what = "coroutine",
+    .trace_kind = 'c',
+    .cancel_running = coro_cancel_running,
+};
 
 /* ---------------------------------------------------------------------
  * Starting, running and finishing coroutines
@@ -328,7 +403,7 @@ static void coro_main(void *arg)
     void *v = f->fn(f->arg);
 
     pthread_mutex_lock(&l->mu);
-    f->coro = NULL;                    /* no cancel can reach c from now on */
+    f->xdata = NULL;                   /* no cancel can reach c from now on */
     pthread_mutex_unlock(&l->mu);
     if (atomic_load_explicit(&c->cancel_req, memory_order_acquire))
         fut__complete(f, FUTURE_RUNNING, FUTURE_CANCELLED, NULL, ECANCELED);
@@ -337,7 +412,7 @@ static void coro_main(void *arg)
     else
         fut__complete(f, FUTURE_RUNNING, FUTURE_DONE, v, 0);
     c->st = C_DONE;
-    fut__ctx_exit(&c->ctx, &l->sched);
+    fut__ctx_exit(&c->ctx, &l->sched_ctx);
     __builtin_unreachable();
 }
 
@@ -364,16 +439,11 @@ static struct fut__coro *coro_create(struct fut_loop *l, future_t *f)
 static void coro_destroy(struct fut_loop *l, struct fut__coro *c)
 {
     future_t *f = c->fut;
-    if (c->lprev)
-        c->lprev->lnext = c->lnext;
-    else
-        l->live = c->lnext;
-    if (c->lnext)
-        c->lnext->lprev = c->lprev;
+    fut__dlist_remove(&l->live, &c->llink);
     l->nlive--;
     pthread_mutex_lock(&l->mu);
-    if (c->remote_queued)
-        remote_unlink(l, c);
+    if (c->rlink.on)
+        fut__dlist_remove(&l->remote, &c->rlink);
     pthread_mutex_unlock(&l->mu);
     fut__heap_cancel(&l->timers, &c->timer);
     fut__ctx_release(&c->ctx);
@@ -385,7 +455,7 @@ static void coro_destroy(struct fut_loop *l, struct fut__coro *c)
 /* Phase 3 for one entry of the run queue: start or resume it. */
 static void run_one(struct fut_loop *l, future_t *f)
 {
-    struct fut__coro *c = f->coro;
+    struct fut__coro *c = f->xdata;
     if (!c) {
         /* A new coroutine: make it, then start it unless it was cancelled
          * (or completed by hand) while queued. */
@@ -402,7 +472,7 @@ static void run_one(struct fut_loop *l, future_t *f)
         pthread_mutex_lock(&l->mu);
         bool started = fut__start(f);
         if (started)
-            f->coro = c;
+            f->xdata = c;
         pthread_mutex_unlock(&l->mu);
         if (!started) {
             fut__ctx_release(&c->ctx);
@@ -411,25 +481,23 @@ static void run_one(struct fut_loop *l, future_t *f)
             future_release(f);
             return;
         }
-        c->lprev = NULL;
-        c->lnext = l->live;
-        if (l->live)
-            l->live->lprev = c;
-        l->live = c;
+        fut__dlist_prepend(&l->live, &c->llink);
         l->nlive++;
         if (l->finishing)
             atomic_store_explicit(&c->cancel_req, true, memory_order_relaxed);
     }
     assert(c->st == C_READY);
+    struct fut__thread *t = fut__self();
     c->st = C_RUNNING;
-    cur_coro = c;
+    l->current = c;
+    t->sched = &l->sched;
     fut__task_swap(&c->task);
     bool tracing = fut__tracing();
     uint64_t t0 = l->slow_ns || tracing ? fut__now_ns() : 0;
-    fut__ctx_switch(&l->sched, &c->ctx);
+    fut__ctx_switch(&l->sched_ctx, &c->ctx);
     /* Back from whichever coroutine gave control back (after direct
      * switches, not necessarily c); f is the one we started with. */
-    c = cur_coro;
+    c = l->current;
     if (FUT_UNLIKELY(tracing))
         fut__trace_slice(c->fut, t0);
     if (FUT_UNLIKELY(l->slow_ns)) {
@@ -445,7 +513,8 @@ static void run_one(struct fut_loop *l, future_t *f)
         }
     }
     fut__task_swap(l->outer_task);
-    cur_coro = NULL;
+    t->sched = l->sched.outer;
+    l->current = NULL;
     if (c->st == C_DONE)
         coro_destroy(l, c);
 }
@@ -458,7 +527,7 @@ static void run_timers(struct fut_loop *l)
     uint64_t now = fut__now_ns();
     struct fut__hnode *n;
     while ((n = fut__heap_pop_due(&l->timers, now))) {
-        struct fut__coro *c = (struct fut__coro *)((char *)n - offsetof(struct fut__coro, timer));
+        struct fut__coro *c = fut__container_of(n, struct fut__coro, timer);
         if (c->st == C_WAITING)
             make_ready(l, c, ETIMEDOUT);
     }
@@ -471,33 +540,46 @@ static void begin_finish(struct fut_loop *l)
     l->finishing = true;
     pthread_mutex_unlock(&l->mu);
     drain_remote(l);
-    for (struct fut__coro *c = l->live; c; c = c->lnext) {
+    for (struct fut__dnode *n = l->live.first; n; n = n->next) {
+        struct fut__coro *c = fut__container_of(n, struct fut__coro, llink);
         atomic_store_explicit(&c->cancel_req, true, memory_order_release);
         if (c->st == C_WAITING)
             make_ready(l, c, ECANCELED);
     }
-    for (future_t *f = l->rq_head; f; f = fut__qnext(f))
-        if (!f->coro)
+    for (future_t *f = l->rq.head; f; f = fut__qnext(f))
+        if (!f->xdata)
             fut__complete(f, FUTURE_PENDING, FUTURE_CANCELLED, NULL, ECANCELED);
 }
 
-/* Phase 5: sleeps until the next deadline or a remote hand-over. */
+/* Phase 5: sleeps until the next deadline or a hand-over, through the
+ * thread's scheduler outside the loop (a pool worker's keeps running its
+ * pool's jobs meanwhile).  The sleeper node is published under mu; whoever
+ * hands something over takes it off and notifies it. */
 static void loop_sleep(struct fut_loop *l)
 {
     const struct fut__hent *e = fut__heap_min(&l->timers);
     uint64_t deadline = e ? e->when : FUT_NO_DEADLINE;
+    struct fut__waiter w;
+    struct fut__wnode node;
+    fut__waiter_init(&w, 1, 1);        /* the outer scheduler's waiter */
+    node.w = &w;
     pthread_mutex_lock(&l->mu);
-    if (!l->new_head && !l->remote) {
-        l->sleeping = true;
-        if (deadline == FUT_NO_DEADLINE) {
-            pthread_cond_wait(&l->cv, &l->mu);
-        } else {
-            struct timespec ts = fut__timespec(deadline);
-            pthread_cond_timedwait(&l->cv, &l->mu, &ts);
-        }
-        l->sleeping = false;
-    }
+    bool idle = !l->spawned.head && fut__dlist_empty(&l->remote);
+    if (idle)
+        l->sleeper = &node;
     pthread_mutex_unlock(&l->mu);
+    uint32_t unlinked = 1;
+    if (idle) {
+        l->in_sleep = true;
+        fut__waiter_block(&w, deadline);
+        l->in_sleep = false;
+        pthread_mutex_lock(&l->mu);
+        unlinked = l->sleeper == &node;
+        if (unlinked)
+            l->sleeper = NULL;
+        pthread_mutex_unlock(&l->mu);
+    }
+    fut__waiter_leave(&w, unlinked);
 }
 
 /* ---------------------------------------------------------------------
@@ -522,16 +604,17 @@ fut_loop_t *fut_loop_new(const fut_loop_opts *opts)
         errno = rc;
         return NULL;
     }
-    pthread_condattr_t ca;
-    if (pthread_mutex_init(&l->mu, NULL) != 0)
-        goto fail_stacks;
-    if (pthread_condattr_init(&ca) != 0)
-        goto fail_mu;
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    rc = pthread_cond_init(&l->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    if (rc != 0)
-        goto fail_mu;
+    if (pthread_mutex_init(&l->mu, NULL) != 0) {
+        fut__stacks_destroy(&l->stacks);
+        free(l);
+        errno = ENOMEM;
+        return NULL;
+    }
+    l->exec.ops = &coro_exec_ops;
+    l->sched.ops = &coro_ops;
+    fut__dlist_init(&l->live);
+    fut__dlist_init(&l->remote);
+    atomic_init(&l->thread, NULL);
     atomic_init(&l->remote_pending, false);
     atomic_init(&l->running, false);
     fut__trace_setup();
@@ -544,13 +627,6 @@ fut_loop_t *fut_loop_new(const fut_loop_opts *opts)
         l->direct_ok = false;          /* every step is timed by run_one */
     }
     return l;
-fail_mu:
-    pthread_mutex_destroy(&l->mu);
-fail_stacks:
-    fut__stacks_destroy(&l->stacks);
-    free(l);
-    errno = ENOMEM;
-    return NULL;
 }
 
 future_t *fut_loop_spawn(fut_loop_t *l, fut_fn fn, void *arg)
@@ -559,46 +635,42 @@ future_t *fut_loop_spawn(fut_loop_t *l, fut_fn fn, void *arg)
         errno = EINVAL;
         return NULL;
     }
-    future_t *f = fut__future_alloc(FUT__CORO);
+    future_t *f = fut__future_alloc(&l->exec);
     if (!f)
         return NULL;
     f->fn = fn;
     f->arg = arg;
-    f->owner.loop = l;
     atomic_store_explicit(&f->refs, 2, memory_order_relaxed);   /* caller + loop */
     pthread_mutex_lock(&l->mu);
     if (l->finishing) {
         pthread_mutex_unlock(&l->mu);
         atomic_store_explicit(&f->refs, 1, memory_order_relaxed);
+        f->exec = NULL;
         future_release(f);             /* cancels it: never queued */
         errno = ESHUTDOWN;
         return NULL;
     }
-    if (cur_loop == l) {
+    if (on_loop_thread(l)) {
         pthread_mutex_unlock(&l->mu);
         rq_push(l, f);
         return f;
     }
-    fut__set_qnext(f, NULL);
-    if (l->new_tail)
-        fut__set_qnext(l->new_tail, f);
-    else
-        l->new_head = f;
-    l->new_tail = f;
+    fut__fifo_push(&l->spawned, f);
     atomic_store_explicit(&l->remote_pending, true, memory_order_relaxed);
-    if (l->sleeping)
-        pthread_cond_signal(&l->cv);
+    struct fut__wnode *sl = take_sleeper_locked(l);
     pthread_mutex_unlock(&l->mu);
+    notify_sleeper(sl);
     return f;
 }
 
 future_t *fut_spawn(fut_fn fn, void *arg)
 {
-    if (!cur_coro) {
+    struct fut__coro *c = coro_self();
+    if (!c) {
         errno = EPERM;
         return NULL;
     }
-    return fut_loop_spawn(cur_coro->loop, fn, arg);
+    return fut_loop_spawn(c->loop, fn, arg);
 }
 
 int fut_loop_run(fut_loop_t *l, fut_fn main_fn, void *arg, void **result)
@@ -607,23 +679,29 @@ int fut_loop_run(fut_loop_t *l, fut_fn main_fn, void *arg, void **result)
         *result = NULL;
     if (!l || !main_fn)
         return EINVAL;
-    if (cur_coro)
+    if (coro_self())
         return EPERM;
     bool expect = false;
     if (!atomic_compare_exchange_strong(&l->running, &expect, true))
         return EBUSY;
+    /* Behind the spawns handed over before the run: FIFO. */
     future_t *mainf = fut_loop_spawn(l, main_fn, arg);
     if (!mainf) {
         int e = errno;
         atomic_store(&l->running, false);
         return e;
     }
+    struct fut__thread *t = fut__self();
+    atomic_store_explicit(&l->thread, t, memory_order_relaxed);
     int trc = fut__stacks_thread_init();
     (void)trc;   /* without an alternate signal stack, overflow reports are lost; the loop still runs */
-    struct fut_loop *outer_loop = cur_loop;
-    cur_loop = l;
+    l->sched.outer = t->sched;
     l->outer_task = fut__task_current();
-    fut__ctx_self(&l->sched);
+    /* Run from inside a callback: the loop's coroutines start with a
+     * trampoline of their own. */
+    struct fut__cbstate outer_cbs = t->cbs;
+    t->cbs = (struct fut__cbstate){0, NULL, NULL};
+    fut__ctx_self(&l->sched_ctx);
 
     bool finishing = false;
     for (;;) {
@@ -636,14 +714,14 @@ int fut_loop_run(fut_loop_t *l, fut_fn main_fn, void *arg, void **result)
             finishing = true;
             begin_finish(l);
         }
-        future_t *f = rq_pop(l);
+        future_t *f = fut__fifo_pop(&l->rq);
         if (f) {
             run_one(l, f);
             continue;
         }
-        if (finishing && l->nlive == 0 && !l->rq_head) {
+        if (finishing && l->nlive == 0 && !l->rq.head) {
             pthread_mutex_lock(&l->mu);
-            bool more = l->new_head != NULL || l->remote != NULL;
+            bool more = l->spawned.head != NULL || !fut__dlist_empty(&l->remote);
             pthread_mutex_unlock(&l->mu);
             if (!more)
                 break;
@@ -655,10 +733,11 @@ int fut_loop_run(fut_loop_t *l, fut_fn main_fn, void *arg, void **result)
     pthread_mutex_lock(&l->mu);
     l->finishing = false;
     pthread_mutex_unlock(&l->mu);
-    fut__ctx_release(&l->sched);
+    fut__ctx_release(&l->sched_ctx);
+    t->cbs = outer_cbs;
     if (trc == 0)
         fut__stacks_thread_fini();
-    cur_loop = outer_loop;
+    atomic_store_explicit(&l->thread, NULL, memory_order_relaxed);
     atomic_store(&l->running, false);
     int rc = future_get(mainf, result);
     future_release(mainf);
@@ -674,16 +753,12 @@ void fut_loop_free(fut_loop_t *l)
         return;
     }
     /* Spawns that never ran: cancel them so their waiters wake. */
-    future_t *f = l->new_head;
-    while (f) {
-        future_t *next = fut__qnext(f);
+    for (future_t *f; (f = fut__fifo_pop(&l->spawned));) {
         fut__complete(f, FUTURE_PENDING, FUTURE_CANCELLED, NULL, ECANCELED);
         future_release(f);
-        f = next;
     }
     fut__heap_free(&l->timers);
     fut__stacks_destroy(&l->stacks);
-    pthread_cond_destroy(&l->cv);
     pthread_mutex_destroy(&l->mu);
     free(l);
 }
@@ -694,7 +769,7 @@ int fut_run(fut_fn main_fn, void *arg, void **result)
         *result = NULL;
     if (!main_fn)
         return EINVAL;
-    if (cur_coro)
+    if (coro_self())
         return EPERM;
     fut_loop_t *l = fut_loop_new(NULL);
     if (!l)
@@ -708,7 +783,7 @@ int fut_sleep(long ms)
 {
     if (ms < 0)
         return EINVAL;
-    struct fut__coro *c = cur_coro;
+    struct fut__coro *c = coro_self();
     if (!c) {
         uint64_t dl = fut__deadline(ms);
         struct timespec ts = fut__timespec(dl);
@@ -719,24 +794,25 @@ int fut_sleep(long ms)
     if (ms == 0)
         return fut_yield();
     struct fut__waiter w;
-    fut__waiter_init(&w, 1);          /* never fired: only the timer ends it */
-    int rc = fut__coro_wait(c, &w, fut__deadline(ms));
+    fut__waiter_init(&w, 0, 1);       /* no node: only the timer ends it */
+    int rc = fut__waiter_block(&w, fut__deadline(ms));
+    fut__waiter_leave(&w, 0);
     return rc == ETIMEDOUT ? 0 : rc;
 }
 
 int fut_yield(void)
 {
-    struct fut__coro *c = cur_coro;
+    struct fut__coro *c = coro_self();
     if (!c) {
         sched_yield();
         return 0;
     }
-    int rc = fut__coro_cancelled(c);
+    struct fut_loop *l = c->loop;
+    int rc = coro_cancelled(&l->sched);
     if (rc)
         return rc;
-    struct fut_loop *l = c->loop;
     c->st = C_READY;
-    rq_push(l, c->fut);
+    fut__fifo_push(&l->rq, c->fut);
     suspend(l, c);
-    return fut__coro_cancelled(c);
+    return coro_cancelled(&l->sched);
 }

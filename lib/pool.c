@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pool.c - the fixed thread pool
  *
@@ -25,24 +26,36 @@
  * the worker sees the job and does not park, or the submit sees the
  * sleeper and wakes one idle worker.
  *
+ * The pool as the core sees it.  The pool is an executor (struct
+ * fut__exec: a running job cannot be cancelled, EBUSY) and each worker
+ * thread's scheduler (struct fut__sched: how a job waits).  The core calls
+ * it only through those two tables.
+ *
  * Waiting inside the pool.  A job that waits (get, gather, wait_any, a
- * full-queue submit) first runs the awaited jobs that have not started
- * (future.c), then fut__pool_help_wait runs the thread's own batch and
- * queued jobs of the pool, and parks on the idle list only when there is
- * nothing to run, where both a new job and the awaited completion wake it.
- * Every job held in a private batch is run by its holder even while the
- * holder waits, so waiting inside the pool cannot deadlock it.
+ * full-queue submit) first runs the awaited jobs of its pool that have not
+ * started (the scheduler's before_wait), then its block runs the thread's
+ * own batch and queued jobs of the pool, and parks on the idle list only
+ * when there is nothing to run, where both a new job and the awaited
+ * completion wake it.  Every job held in a private batch is run by its
+ * holder even while the holder waits, so waiting inside the pool cannot
+ * deadlock it.  A loop run inside a job sleeps through the same block
+ * (its scheduler's outer), so it keeps running the pool's jobs too.
  *
  * Locks: mu guards the idle list and the room waiters; cmu serialises the
- * consumers of the queue; shut_mu serialises shutdown.  Order:
- * shut_mu -> cmu -> mu -> future->lock -> parker->mu.  No lock is held
- * while a job runs.
+ * consumers of the queue; shut_mu guards the shutdown state.  Order:
+ * shut_mu -> cmu -> mu -> parker->mu (internal.h has the whole list).  No
+ * lock is held while a job or a callback runs, or while anyone is woken
+ * except a parked worker (parker->mu).
  *
  * Shutdown.  `accepting` goes false, then shutdown waits until no submit
  * is between its check and its push (`submitting`), so nothing is pushed
  * after `stopping` goes true; workers exit once nothing is queued.
  * FUT_CANCEL also sets cancel_all, which makes workers cancel instead of
  * run every job they have not started, and drains the queue to cancel it.
+ * The state (shut_state) changes under shut_mu, but the work (cancelling,
+ * which runs callbacks, and joining) is done with no lock held: a callback
+ * may call fut_pool_shutdown on the same pool (it returns 0 at once), and
+ * other threads that call it meanwhile wait on `joined_f`.
  */
 #include "internal.h"
 
@@ -56,17 +69,21 @@
  * submitted right after the previous one finished is picked up without a
  * futex wake (W6), short enough not to matter to other processes. */
 #define IDLE_SPIN_NS 50000u
+/* How long a waiting worker spins on its waiter before helping. */
+#define WAIT_SPIN_NS 4000u
 
 struct worker {
+    struct fut__sched sched;           /* this thread's scheduler; const */
     struct fut_pool *pool;             /* const */
     pthread_t tid;                     /* const after start */
     unsigned index;                    /* const */
     struct fut__parker *parker;        /* set by the thread before it can
                                           be idle; const afterwards */
-    struct worker *idle_next, *idle_prev;  /* guarded by pool->mu */
-    bool idle;                         /* on pool->idle; guarded by pool->mu */
-    struct future *batch, *batch_tail; /* taken, not started: this thread only */
+    struct fut__dnode idle_link;       /* on pool->idle; guarded by pool->mu */
+    struct fut__fifo batch;            /* taken, not started: this thread only */
 };
+
+enum shut_state { SHUT_RUNNING, SHUT_STOPPING, SHUT_JOINED };
 
 struct fut_pool {
     _Alignas(64) _Atomic(future_t *) tail;  /* producers' end of the queue */
@@ -83,24 +100,38 @@ struct fut_pool {
     atomic_bool cancel_all;            /* set once by FUT_CANCEL */
 
     pthread_mutex_t mu;
-    struct worker *idle;               /* parked workers; guarded by mu */
-    struct fut__wnode *room, *room_tail;   /* submitters waiting for room,
-                                              FIFO; guarded by mu */
+    struct fut__dlist idle;            /* parked workers; guarded by mu */
+    struct fut__dlist room;            /* submitters waiting for room
+                                          (fut__wnode), FIFO; guarded by mu */
 
-    pthread_mutex_t shut_mu;           /* serialises shutdown */
-    bool joined;                       /* guarded by shut_mu */
+    pthread_mutex_t shut_mu;
+    enum shut_state shut_state;        /* guarded by shut_mu; only forward */
+    pthread_t shut_thread;             /* who shuts down; guarded by shut_mu */
+    future_t *joined_f;                /* resolved once joined; const ptr */
 
+    struct fut__exec exec;             /* what the core sees of the pool */
     size_t queue_max;                  /* const; 0: unbounded */
     size_t nthreads;                   /* const */
     struct worker *workers;            /* const array */
     char name[16];                     /* const */
 };
 
-static FUT_TLS struct worker *my_worker;
+static const struct fut__sched_ops worker_ops;
 
-struct fut_pool *fut__pool_self(void)
+/* The worker of the calling thread (also when a loop runs nested in one of
+ * its jobs), or NULL. */
+static struct worker *worker_self(void)
 {
-    return my_worker ? my_worker->pool : NULL;
+    for (struct fut__sched *s = fut__self()->sched; s; s = s->outer)
+        if (s->ops == &worker_ops)
+            return fut__container_of(s, struct worker, sched);
+    return NULL;
+}
+
+static bool on_own_thread(const struct fut_pool *p)
+{
+    struct worker *w = worker_self();
+    return w && w->pool == p;
 }
 
 /* ---------------------------------------------------------------------
@@ -145,41 +176,29 @@ static future_t *q_pop(struct fut_pool *p)
 }
 
 /* ---------------------------------------------------------------------
- * Idle list and room waiters (pool->mu held)
+ * Idle list and room waiters
  * ------------------------------------------------------------------- */
 
 static void idle_push(struct fut_pool *p, struct worker *w)
 {
-    assert(!w->idle);
-    w->idle = true;
-    w->idle_prev = NULL;
-    w->idle_next = p->idle;
-    if (p->idle)
-        p->idle->idle_prev = w;
-    p->idle = w;
+    assert(!w->idle_link.on);
+    fut__dlist_prepend(&p->idle, &w->idle_link);
     atomic_fetch_add(&p->nidle, 1);    /* seq_cst: see "No lost wake-up" */
 }
 
 static void idle_remove(struct fut_pool *p, struct worker *w)
 {
-    assert(w->idle);
-    if (w->idle_prev)
-        w->idle_prev->idle_next = w->idle_next;
-    else
-        p->idle = w->idle_next;
-    if (w->idle_next)
-        w->idle_next->idle_prev = w->idle_prev;
-    w->idle = false;
+    fut__dlist_remove(&p->idle, &w->idle_link);
     atomic_fetch_sub_explicit(&p->nidle, 1, memory_order_relaxed);
 }
 
 /* Wakes one parked worker.  Under pool->mu: a worker on the idle list
- * cannot exit (it must retake mu first), so its parker is alive. */
+ * cannot exit (it must retake mu first), so its parker is in use by it. */
 static void wake_one_locked(struct fut_pool *p)
 {
-    struct worker *w = p->idle;
-    if (!w)
+    if (fut__dlist_empty(&p->idle))
         return;
+    struct worker *w = fut__container_of(p->idle.first, struct worker, idle_link);
     idle_remove(p, w);
     fut__unpark(w->parker);
 }
@@ -195,47 +214,22 @@ static void maybe_wake(struct fut_pool *p)
     }
 }
 
-static void room_link(struct fut_pool *p, struct fut__wnode *n, struct fut__waiter *w)
-{
-    n->w = w;
-    n->next = NULL;
-    n->prev = p->room_tail;
-    if (p->room_tail)
-        p->room_tail->next = n;
-    else
-        p->room = n;
-    p->room_tail = n;
-    n->linked = true;
-    atomic_fetch_add(&p->nroom, 1);    /* seq_cst: pairs with take's nq decrement */
-}
-
-static void room_unlink(struct fut_pool *p, struct fut__wnode *n)
-{
-    if (!n->linked)
-        return;
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        p->room = n->next;
-    if (n->next)
-        n->next->prev = n->prev;
-    else
-        p->room_tail = n->prev;
-    n->linked = false;
-    atomic_fetch_sub_explicit(&p->nroom, 1, memory_order_relaxed);
-}
-
 /* Wakes every submitter waiting for room; each rechecks and the losers
  * wait again.  Waking only as many as there are new slots could pick a
  * waiter deeper on the stack of the very thread that made the room (a
  * pool thread helping inside a full-queue submit) and leave the one that
- * can use it asleep.  pool->mu held. */
-static void room_wake_locked(struct fut_pool *p)
+ * can use it asleep.  The nodes are detached under mu and notified after
+ * it is released. */
+static void room_wake(struct fut_pool *p)
 {
-    while (p->room) {
-        struct fut__wnode *n = p->room;
-        room_unlink(p, n);
-        fut__waiter_fire(n->w);
+    pthread_mutex_lock(&p->mu);
+    struct fut__dnode *n = fut__dlist_take(&p->room);
+    atomic_store_explicit(&p->nroom, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&p->mu);
+    while (n) {
+        struct fut__dnode *next = n->next;   /* n may die once notified */
+        fut__waiter_notify(fut__container_of(n, struct fut__wnode, link)->w);
+        n = next;
     }
 }
 
@@ -251,11 +245,8 @@ static size_t uncount(struct fut_pool *p, size_t k)
         return atomic_load_explicit(&p->nq, memory_order_relaxed);
     /* seq_cst: a room waiter links itself, bumps nroom and rereads nq. */
     size_t left = atomic_fetch_sub(&p->nq, k) - k;
-    if (atomic_load(&p->nroom)) {
-        pthread_mutex_lock(&p->mu);
-        room_wake_locked(p);
-        pthread_mutex_unlock(&p->mu);
-    }
+    if (atomic_load(&p->nroom))
+        room_wake(p);
     return left;
 }
 
@@ -277,13 +268,8 @@ static size_t take(struct fut_pool *p, struct worker *w, size_t max)
         if (!f)
             break;
         /* A job a waiter already ran inline left the count then. */
-        counted += !atomic_exchange_explicit(&f->dequeued, 1, memory_order_relaxed);
-        atomic_store_explicit(&f->qnext, NULL, memory_order_relaxed);
-        if (w->batch_tail)
-            atomic_store_explicit(&w->batch_tail->qnext, f, memory_order_relaxed);
-        else
-            w->batch = f;
-        w->batch_tail = f;
+        counted += !atomic_exchange_explicit(&f->xflag, 1, memory_order_relaxed);
+        fut__fifo_push(&w->batch, f);
         got++;
     }
     pthread_mutex_unlock(&p->cmu);
@@ -292,36 +278,6 @@ static size_t take(struct fut_pool *p, struct worker *w, size_t max)
     if (uncount(p, counted))
         maybe_wake(p);                 /* fan a burst out */
     return got;
-}
-
-static struct future *batch_pop(struct worker *w)
-{
-    struct future *f = w->batch;
-    if (f) {
-        w->batch = fut__qnext(f);
-        if (!w->batch)
-            w->batch_tail = NULL;
-        fut__set_qnext(f, NULL);
-    }
-    return f;
-}
-
-/* Runs a job whose future this thread has just moved to RUNNING. */
-static void execute(future_t *f)
-{
-    struct fut__task task = {f, 0, fut__task_current()};
-    struct fut__task *prev = fut__task_swap(&task);
-    uint64_t t0 = fut__tracing() ? fut__now_ns() : 0;
-    void *v = f->fn(f->arg);
-    if (FUT_UNLIKELY(t0))
-        fut__trace_slice(f, t0);
-    fut__task_swap(prev);
-    /* May fail (EINVAL) if the user completed the future by hand while
-     * the job ran: the first completion wins. */
-    if (task.raised)
-        fut__complete(f, FUTURE_RUNNING, FUTURE_FAILED, NULL, task.raised);
-    else
-        fut__complete(f, FUTURE_RUNNING, FUTURE_DONE, v, 0);
 }
 
 /* Runs (or, after FUT_CANCEL, cancels) one job taken from the queue and
@@ -333,20 +289,20 @@ static void run_job(struct fut_pool *p, future_t *f)
     if (FUT_UNLIKELY(atomic_load_explicit(&p->cancel_all, memory_order_relaxed)))
         fut__complete(f, FUTURE_PENDING, FUTURE_CANCELLED, NULL, ECANCELED);
     else if (fut__start(f))
-        execute(f);
+        fut__run_task(f);
     future_release(f);
 }
 
-bool fut__pool_run_inline(struct fut_pool *p, future_t *f)
+/* On a thread of p: starts f, a job of p that has not started, and runs it
+ * here, now.  Its queue entry keeps its reference and is skipped when
+ * taken; the job leaves the count of queued jobs now, making room. */
+static void run_inline(struct fut_pool *p, future_t *f)
 {
     if (atomic_load_explicit(&p->cancel_all, memory_order_relaxed) || !fut__start(f))
-        return false;
-    /* The queue entry keeps its reference and is skipped when taken; the
-     * job leaves the count of queued jobs now, making room. */
-    if (!atomic_exchange_explicit(&f->dequeued, 1, memory_order_relaxed))
+        return;
+    if (!atomic_exchange_explicit(&f->xflag, 1, memory_order_relaxed))
         uncount(p, 1);
-    execute(f);
-    return true;
+    fut__run_task(f);
 }
 
 static void set_thread_name(struct fut_pool *p, unsigned index)
@@ -358,19 +314,11 @@ static void set_thread_name(struct fut_pool *p, unsigned index)
     pthread_setname_np(pthread_self(), name);
 }
 
-/* Spins until a job is queued, the pool stops, or the spin budget is
- * spent. */
-static void idle_spin(struct fut_pool *p)
+static bool work_or_stop(void *arg)
 {
-    uint64_t end = fut__now_ns() + IDLE_SPIN_NS;
-    for (unsigned i = 1;; i++) {
-        if (atomic_load_explicit(&p->nq, memory_order_relaxed) ||
-            atomic_load_explicit(&p->stopping, memory_order_relaxed))
-            return;
-        fut__pause();
-        if ((i & 63) == 0 && fut__now_ns() >= end)
-            return;
-    }
+    struct fut_pool *p = arg;
+    return atomic_load_explicit(&p->nq, memory_order_relaxed) ||
+           atomic_load_explicit(&p->stopping, memory_order_relaxed);
 }
 
 /* Parks w on the idle list until a submit or a completion wakes it, unless
@@ -391,7 +339,7 @@ static void park(struct fut_pool *p, struct worker *w, atomic_int *fired, uint64
     if (!atomic_load(&p->nq) && !atomic_load(&p->stopping))
         fut__park(w->parker, fired, deadline);
     pthread_mutex_lock(&p->mu);
-    if (w->idle)                       /* not woken by a submit */
+    if (w->idle_link.on)               /* not woken by a submit */
         idle_remove(p, w);
     pthread_mutex_unlock(&p->mu);
 }
@@ -399,7 +347,7 @@ static void park(struct fut_pool *p, struct worker *w, atomic_int *fired, uint64
 static void run_batch(struct fut_pool *p, struct worker *w)
 {
     struct future *f;
-    while ((f = batch_pop(w)))
+    while ((f = fut__fifo_pop(&w->batch)))
         run_job(p, f);
 }
 
@@ -407,7 +355,8 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct fut_pool *p = w->pool;
-    my_worker = w;
+    struct fut__thread *t = fut__self();
+    t->sched = &w->sched;
     set_thread_name(p, w->index);
     w->parker = fut__parker_self();    /* NULL only on ENOMEM: park polls */
 
@@ -422,23 +371,40 @@ static void *worker_main(void *arg)
             break;                     /* nothing queued, nothing will be */
         /* One worker spins; the others park at once. */
         if (atomic_fetch_add(&p->nspinning, 1) == 0)
-            idle_spin(p);
+            fut__spin(work_or_stop, p, IDLE_SPIN_NS);
         atomic_fetch_sub(&p->nspinning, 1);   /* seq_cst, then reread nq */
         if (atomic_load(&p->nq) || atomic_load(&p->stopping))
             continue;
         park(p, w, NULL, FUT_NO_DEADLINE);
     }
+    t->sched = NULL;
     return NULL;
 }
 
-int fut__pool_help_wait(struct fut_pool *p, struct fut__waiter *wt, uint64_t deadline)
+/* ---------------------------------------------------------------------
+ * The worker's scheduler: how a job (or a loop nested in one) waits
+ * ------------------------------------------------------------------- */
+
+static bool fired_cond(void *wt)
 {
-    struct worker *w = my_worker;
-    assert(w && w->pool == p);
+    return fut__waiter_fired(wt);
+}
+
+/* Waits for wt to fire (or the deadline): runs queued jobs of the pool
+ * meanwhile, and sleeps on the worker's parker when there is nothing to
+ * run.  Returns 0 when fired, ETIMEDOUT. */
+static int worker_block(struct fut__sched *s, struct fut__waiter *wt, uint64_t deadline)
+{
+    struct worker *w = fut__container_of(s, struct worker, sched);
+    struct fut_pool *p = w->pool;
+    uint64_t now = fut__now_ns();
+    uint64_t spin = deadline > now ? deadline - now : 0;
+    if (fut__spin(fired_cond, wt, spin < WAIT_SPIN_NS ? spin : WAIT_SPIN_NS))
+        return 0;
     for (;;) {
-        if (atomic_load_explicit(&wt->fired, memory_order_acquire))
+        if (fut__waiter_fired(wt))
             return 0;
-        struct future *f = batch_pop(w);
+        struct future *f = fut__fifo_pop(&w->batch);
         if (f) {
             run_job(p, f);
             continue;
@@ -446,12 +412,53 @@ int fut__pool_help_wait(struct fut_pool *p, struct fut__waiter *wt, uint64_t dea
         if (take(p, w, 1))
             continue;
         if (fut__now_ns() >= deadline)
-            return atomic_load_explicit(&wt->fired, memory_order_acquire) ? 0 : ETIMEDOUT;
+            return fut__waiter_fired(wt) ? 0 : ETIMEDOUT;
         if (atomic_load(&p->nq))
             continue;                  /* a push is half done: retry */
         park(p, w, &wt->fired, deadline);
     }
 }
+
+static int worker_cancelled(struct fut__sched *s)
+{
+    (void)s;
+    return 0;
+}
+
+/* Runs the awaited jobs of this pool that have not started, here and now,
+ * before helping with anything else: running an unrelated queued job first
+ * could nest a job that waits on ours above us on this stack. */
+static void worker_before_wait(struct fut__sched *s, future_t *const fs[], size_t n)
+{
+    struct worker *w = fut__container_of(s, struct worker, sched);
+    struct fut_pool *p = w->pool;
+    for (size_t i = 0; i < n; i++)
+        if (fs[i]->exec == &p->exec &&
+            atomic_load_explicit(&fs[i]->state, memory_order_relaxed) == FUTURE_PENDING)
+            run_inline(p, fs[i]);
+}
+
+static const struct fut__sched_ops worker_ops = {
+    .who = fut__parker_who,
+    .block = worker_block,
+    .wake = fut__parker_wake,
+    .settle = fut__parker_settle,
+    .cancelled = worker_cancelled,
+    .before_wait = worker_before_wait,
+};
+
+/* The executor: a running job cannot be stopped. */
+static int job_cancel_running(future_t *f)
+{
+    (void)f;
+    return EBUSY;
+}
+
+static const struct fut__exec_ops job_ops = {
+    .what = "job",
+    .trace_kind = 'j',
+    .cancel_running = job_cancel_running,
+};
 
 /* ---------------------------------------------------------------------
  * Public API
@@ -462,32 +469,48 @@ static void pool_destroy(struct fut_pool *p)
     pthread_mutex_destroy(&p->mu);
     pthread_mutex_destroy(&p->cmu);
     pthread_mutex_destroy(&p->shut_mu);
+    future_release(p->joined_f);
     free(p->workers);
     free(p);
 }
 
 /* Initialises a mutex; adaptive (a short spin before sleeping) where glibc
  * offers it: cmu and mu are held for a few instructions at a time. */
-static int mutex_init(pthread_mutex_t *m)
+static int mutex_init(pthread_mutex_t *m, bool adaptive)
 {
     pthread_mutexattr_t ma;
     if (pthread_mutexattr_init(&ma) != 0)
         return ENOMEM;
 #ifdef PTHREAD_MUTEX_ADAPTIVE_NP
-    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+    if (adaptive)
+        pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+#else
+    (void)adaptive;
 #endif
     int rc = pthread_mutex_init(m, &ma);
     pthread_mutexattr_destroy(&ma);
     return rc ? ENOMEM : 0;
 }
 
+/* Stops the workers started so far (first `started` of them) and joins
+ * them: nothing was queued yet. */
+static void stop_started(struct fut_pool *p, size_t started)
+{
+    atomic_store(&p->accepting, false);
+    atomic_store(&p->stopping, true);
+    pthread_mutex_lock(&p->mu);
+    while (!fut__dlist_empty(&p->idle))
+        wake_one_locked(p);
+    pthread_mutex_unlock(&p->mu);
+    for (size_t j = 0; j < started; j++)
+        pthread_join(p->workers[j].tid, NULL);
+}
+
 fut_pool_t *fut_pool_new(const fut_pool_opts *opts)
 {
     size_t n = opts ? opts->threads : 0;
-    if (n == 0) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
-        n = c > 0 ? (size_t)c : 1;
-    }
+    if (n == 0)
+        n = fut__cpu_count();
     fut__trace_setup();
     /* Every worker and waiter sleeps on a parker: make sure they can be
      * made before starting threads that rely on them. */
@@ -502,32 +525,15 @@ fut_pool_t *fut_pool_new(const fut_pool_opts *opts)
     }
     memset(p, 0, sizeof *p);
     struct worker *ws = n <= SIZE_MAX / sizeof *ws ? fut__calloc(n, sizeof *ws) : NULL;
-    if (!ws) {
-        free(p);
-        errno = ENOMEM;
-        return NULL;
-    }
-    if (mutex_init(&p->mu)) {
-        free(p);
-        free(ws);
-        errno = ENOMEM;
-        return NULL;
-    }
-    if (mutex_init(&p->cmu)) {
-        pthread_mutex_destroy(&p->mu);
-        free(p);
-        free(ws);
-        errno = ENOMEM;
-        return NULL;
-    }
-    if (pthread_mutex_init(&p->shut_mu, NULL) != 0) {
-        pthread_mutex_destroy(&p->cmu);
-        pthread_mutex_destroy(&p->mu);
-        free(p);
-        free(ws);
-        errno = ENOMEM;
-        return NULL;
-    }
+    future_t *joined = ws ? future_new() : NULL;
+    if (!joined)
+        goto fail_mem;
+    if (mutex_init(&p->mu, true))
+        goto fail_mem;
+    if (mutex_init(&p->cmu, true))
+        goto fail_mu;
+    if (mutex_init(&p->shut_mu, false))
+        goto fail_cmu;
     atomic_init(&p->stub.qnext, NULL);
     atomic_init(&p->tail, &p->stub);
     p->head = &p->stub;
@@ -539,6 +545,11 @@ fut_pool_t *fut_pool_new(const fut_pool_opts *opts)
     atomic_init(&p->accepting, true);
     atomic_init(&p->stopping, false);
     atomic_init(&p->cancel_all, false);
+    fut__dlist_init(&p->idle);
+    fut__dlist_init(&p->room);
+    p->shut_state = SHUT_RUNNING;
+    p->joined_f = joined;
+    p->exec.ops = &job_ops;
     p->queue_max = opts ? opts->queue_max : 0;
     p->workers = ws;
     p->nthreads = n;
@@ -546,25 +557,30 @@ fut_pool_t *fut_pool_new(const fut_pool_opts *opts)
     snprintf(p->name, sizeof p->name, "%s", name);
 
     for (size_t i = 0; i < n; i++) {
+        ws[i].sched.ops = &worker_ops;
+        ws[i].sched.outer = NULL;
         ws[i].pool = p;
         ws[i].index = (unsigned)i;
         int rc = pthread_create(&ws[i].tid, NULL, worker_main, &ws[i]);
         if (rc != 0) {
-            /* Stop and join the ones already started, then fail. */
-            atomic_store(&p->accepting, false);
-            atomic_store(&p->stopping, true);
-            pthread_mutex_lock(&p->mu);
-            while (p->idle)
-                wake_one_locked(p);
-            pthread_mutex_unlock(&p->mu);
-            for (size_t j = 0; j < i; j++)
-                pthread_join(ws[j].tid, NULL);
+            stop_started(p, i);
             pool_destroy(p);
             errno = rc == ENOMEM ? ENOMEM : EAGAIN;
             return NULL;
         }
     }
     return p;
+
+fail_cmu:
+    pthread_mutex_destroy(&p->cmu);
+fail_mu:
+    pthread_mutex_destroy(&p->mu);
+fail_mem:
+    future_release(joined);
+    free(ws);
+    free(p);
+    errno = ENOMEM;
+    return NULL;
 }
 
 /* Reserves a place in the queue: exact against queue_max.  Returns 0, or
@@ -588,20 +604,31 @@ static int reserve(struct fut_pool *p)
  * queued jobs meanwhile.  Returns 0 or ECANCELED. */
 static int wait_for_room(struct fut_pool *p)
 {
+    struct fut__sched *s = fut__sched_self();
+    int rc = s->ops->cancelled(s);
+    if (rc)
+        return rc;
     struct fut__waiter w;
     struct fut__wnode node;
-    fut__waiter_init(&w, 1);
+    fut__waiter_init(&w, 1, 1);
+    node.w = &w;
     pthread_mutex_lock(&p->mu);
-    room_link(p, &node, &w);           /* nroom++ (seq_cst) */
+    fut__dlist_append(&p->room, &node.link);
+    atomic_fetch_add(&p->nroom, 1);    /* seq_cst: pairs with uncount's nq decrement */
     pthread_mutex_unlock(&p->mu);
-    int rc = 0;
-    /* Recheck after publishing ourselves (take decrements nq, then reads
-     * nroom): either we see the room, or take sees us and wakes us. */
+    /* Recheck after publishing ourselves (uncount decrements nq, then reads
+     * nroom): either we see the room, or it sees us and wakes us. */
     if (atomic_load(&p->nq) >= p->queue_max && atomic_load(&p->accepting))
         rc = fut__waiter_block(&w, FUT_NO_DEADLINE);
     pthread_mutex_lock(&p->mu);
-    room_unlink(p, &node);
+    uint32_t unlinked = 0;
+    if (node.link.on) {
+        fut__dlist_remove(&p->room, &node.link);
+        atomic_fetch_sub_explicit(&p->nroom, 1, memory_order_relaxed);
+        unlinked = 1;
+    }
     pthread_mutex_unlock(&p->mu);
+    fut__waiter_leave(&w, unlinked);
     return rc;
 }
 
@@ -611,12 +638,11 @@ static future_t *submit(fut_pool_t *p, fut_fn fn, void *arg, bool may_wait)
         errno = EINVAL;
         return NULL;
     }
-    future_t *f = fut__future_alloc(FUT__JOB);
+    future_t *f = fut__future_alloc(&p->exec);
     if (!f)
         return NULL;
     f->fn = fn;
     f->arg = arg;
-    f->owner.pool = p;
 
     int err = 0;
     for (;;) {
@@ -637,7 +663,7 @@ static future_t *submit(fut_pool_t *p, fut_fn fn, void *arg, bool may_wait)
             break;
     }
     /* Never queued: nothing will run it. */
-    f->kind = FUT__PROMISE;
+    f->exec = NULL;
     fut__complete(f, FUTURE_PENDING, FUTURE_CANCELLED, NULL, ECANCELED);
     future_release(f);
     errno = err;
@@ -682,17 +708,9 @@ int fut_pool_map(fut_pool_t *p, fut_fn fn, void *const args[], void *results[], 
     return rc ? rc : err;
 }
 
-int fut_pool_shutdown(fut_pool_t *p, enum fut_shutdown how)
+/* The work of a shutdown, with no lock held (see "Shutdown" at the top). */
+static void shutdown_work(struct fut_pool *p, enum fut_shutdown how)
 {
-    if (!p || (how != FUT_DRAIN && how != FUT_CANCEL))
-        return EINVAL;
-    if (my_worker && my_worker->pool == p)
-        return EDEADLK;
-    pthread_mutex_lock(&p->shut_mu);
-    if (p->joined) {
-        pthread_mutex_unlock(&p->shut_mu);
-        return 0;
-    }
     atomic_store(&p->accepting, false);
     if (how == FUT_CANCEL)
         atomic_store(&p->cancel_all, true);
@@ -702,7 +720,7 @@ int fut_pool_shutdown(fut_pool_t *p, enum fut_shutdown how)
         sched_yield();
     atomic_store(&p->stopping, true);
 
-    future_t *cancelled = NULL, *ctail = NULL;
+    struct fut__fifo cancelled = {NULL, NULL};
     if (how == FUT_CANCEL) {
         size_t got = 0;
         pthread_mutex_lock(&p->cmu);
@@ -712,29 +730,22 @@ int fut_pool_shutdown(fut_pool_t *p, enum fut_shutdown how)
             future_t *f = q_pop(p);
             if (!f)
                 break;
-            got += !atomic_exchange_explicit(&f->dequeued, 1, memory_order_relaxed);
-            atomic_store_explicit(&f->qnext, NULL, memory_order_relaxed);
-            if (ctail)
-                atomic_store_explicit(&ctail->qnext, f, memory_order_relaxed);
-            else
-                cancelled = f;
-            ctail = f;
+            got += !atomic_exchange_explicit(&f->xflag, 1, memory_order_relaxed);
+            fut__fifo_push(&cancelled, f);
         }
         pthread_mutex_unlock(&p->cmu);
         atomic_fetch_sub(&p->nq, got);
     }
     pthread_mutex_lock(&p->mu);
-    while (p->idle)
+    while (!fut__dlist_empty(&p->idle))
         wake_one_locked(p);
-    room_wake_locked(p);
     pthread_mutex_unlock(&p->mu);
+    room_wake(p);
 
-    while (cancelled) {
-        future_t *next = fut__qnext(cancelled);
-        fut__set_qnext(cancelled, NULL);
-        fut__complete(cancelled, FUTURE_PENDING, FUTURE_CANCELLED, NULL, ECANCELED);
-        future_release(cancelled);
-        cancelled = next;
+    /* Completing runs the jobs' callbacks: no lock is held here. */
+    for (future_t *f; (f = fut__fifo_pop(&cancelled));) {
+        fut__complete(f, FUTURE_PENDING, FUTURE_CANCELLED, NULL, ECANCELED);
+        future_release(f);
     }
     for (size_t i = 0; i < p->nthreads; i++)
         pthread_join(p->workers[i].tid, NULL);
@@ -742,13 +753,39 @@ int fut_pool_shutdown(fut_pool_t *p, enum fut_shutdown how)
      * inline (they left the count, so no worker popped them): drop the
      * queue's references. */
     pthread_mutex_lock(&p->cmu);
-    for (future_t *f; (f = q_pop(p));) {
+    struct fut__fifo left = {NULL, NULL};
+    for (future_t *f; (f = q_pop(p));)
+        fut__fifo_push(&left, f);
+    pthread_mutex_unlock(&p->cmu);
+    for (future_t *f; (f = fut__fifo_pop(&left));) {
         assert(future_done(f));
         future_release(f);
     }
-    pthread_mutex_unlock(&p->cmu);
-    p->joined = true;
+}
+
+int fut_pool_shutdown(fut_pool_t *p, enum fut_shutdown how)
+{
+    if (!p || (how != FUT_DRAIN && how != FUT_CANCEL))
+        return EINVAL;
+    if (on_own_thread(p))
+        return EDEADLK;
+    pthread_mutex_lock(&p->shut_mu);
+    enum shut_state st = p->shut_state;
+    bool mine = st == SHUT_STOPPING && pthread_equal(p->shut_thread, pthread_self());
+    if (st == SHUT_RUNNING) {
+        p->shut_state = SHUT_STOPPING;
+        p->shut_thread = pthread_self();
+    }
     pthread_mutex_unlock(&p->shut_mu);
+    if (st == SHUT_JOINED || mine)
+        return 0;          /* done, or being done lower on this stack (a callback) */
+    if (st == SHUT_STOPPING)
+        return future_wait(p->joined_f, FUT_FOREVER) == ECANCELED ? ECANCELED : 0;
+    shutdown_work(p, how);
+    pthread_mutex_lock(&p->shut_mu);
+    p->shut_state = SHUT_JOINED;
+    pthread_mutex_unlock(&p->shut_mu);
+    future_resolve(p->joined_f, NULL);
     return 0;
 }
 
@@ -756,8 +793,16 @@ void fut_pool_free(fut_pool_t *p)
 {
     if (!p)
         return;
-    if (my_worker && my_worker->pool == p) {
+    if (on_own_thread(p)) {
         errno = EDEADLK;
+        return;
+    }
+    pthread_mutex_lock(&p->shut_mu);
+    bool nested = p->shut_state == SHUT_STOPPING &&
+                  pthread_equal(p->shut_thread, pthread_self());
+    pthread_mutex_unlock(&p->shut_mu);
+    if (nested) {
+        errno = EBUSY;     /* from a callback of its own shutdown: refuse */
         return;
     }
     fut_pool_shutdown(p, FUT_DRAIN);

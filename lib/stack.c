@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stack.c - coroutine stacks: slabs, a LIFO free list, guard regions and
  * the stack-overflow reporter
@@ -324,22 +325,22 @@ bool fut__stacks_reporter_installed(void)
  * Alternate signal stack of the loop thread
  * ------------------------------------------------------------------- */
 
-static _Thread_local unsigned alt_refs;    /* nesting of thread_init */
-static _Thread_local void *alt_mine;       /* the stack we installed, or NULL */
-static _Thread_local size_t alt_len;
+/* Per thread, in struct fut__thread: alt_refs (nesting of thread_init),
+ * alt_mine (the stack we installed, or NULL) and alt_len. */
 
 int fut__stacks_thread_init(void)
 {
-    if (alt_refs > 0) {
-        alt_refs++;
+    struct fut__thread *t = fut__self();
+    if (t->alt_refs > 0) {
+        t->alt_refs++;
         return 0;
     }
     stack_t cur;
     if (sigaltstack(NULL, &cur) != 0)
         return errno;
     if ((cur.ss_flags & SS_DISABLE) == 0) {
-        alt_refs = 1;      /* the thread has one: use it */
-        alt_mine = NULL;
+        t->alt_refs = 1;      /* the thread has one: use it */
+        t->alt_mine = NULL;
         return 0;
     }
     size_t len = ALTSTACK_BYTES;
@@ -362,20 +363,21 @@ int fut__stacks_thread_init(void)
         munmap(p, len);
         return e;
     }
-    alt_refs = 1;
-    alt_mine = p;
-    alt_len = len;
+    t->alt_refs = 1;
+    t->alt_mine = p;
+    t->alt_len = len;
     return 0;
 }
 
 void fut__stacks_thread_fini(void)
 {
-    if (alt_refs == 0 || --alt_refs > 0)
+    struct fut__thread *t = fut__self();
+    if (t->alt_refs == 0 || --t->alt_refs > 0)
         return;
-    if (alt_mine == NULL)
+    if (t->alt_mine == NULL)
         return;
     stack_t cur;
-    if (sigaltstack(NULL, &cur) == 0 && cur.ss_sp == alt_mine) {
+    if (sigaltstack(NULL, &cur) == 0 && cur.ss_sp == t->alt_mine) {
         if (cur.ss_flags & SS_ONSTACK)
             return;        /* cannot happen outside a handler; keep it */
         stack_t off;
@@ -384,9 +386,9 @@ void fut__stacks_thread_fini(void)
         sigaltstack(&off, NULL);
     }
     /* Otherwise someone replaced it: ours is unused either way. */
-    munmap(alt_mine, alt_len);
-    alt_mine = NULL;
-    alt_len = 0;
+    munmap(t->alt_mine, t->alt_len);
+    t->alt_mine = NULL;
+    t->alt_len = 0;
 }
 
 /* ---------------------------------------------------------------------
@@ -401,7 +403,7 @@ int fut__stacks_init(struct fut__stacks *s, size_t stack_size)
     size_t pg = page_size;
     /* Absurd sizes would overflow the slot arithmetic below. */
     if (stack_size > SIZE_MAX / 4 - GUARD_BYTES - pg)
-        return EINVAL;
+        return ENOMEM;          /* no address space that large */
     memset(s, 0, sizeof *s);
     s->stack_size = (stack_size + pg - 1) / pg * pg;
     s->guard_size = (GUARD_BYTES + pg - 1) / pg * pg;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stack.h - coroutine stacks: a per-loop allocator carving stacks out of
  * large slabs, with guard pages where they are cheap
@@ -53,8 +54,8 @@ struct fut__stacks {
 
 /* Sets up s for stacks of stack_size usable bytes, rounded up to the page
  * size.  Maps nothing yet.  Installs the process's SIGSEGV overflow
- * reporter if SIGSEGV is at its default disposition.  Returns 0, or EINVAL
- * (s NULL, stack_size 0 or absurdly large). */
+ * reporter if SIGSEGV is at its default disposition.  Returns 0, EINVAL
+ * (s NULL, stack_size 0) or ENOMEM (a size no address space can hold). */
 FUT_HIDDEN int fut__stacks_init(struct fut__stacks *s, size_t stack_size);
 
 /* Hands out a stack: the most recently freed one if any (its pages are

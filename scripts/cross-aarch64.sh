@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cross-aarch64.sh - build the coroutine machinery (lib/coro/, lib/stack.c)
 # and tests/test_coro.c for AArch64 with the Debian cross compiler, and run
 # the tests under qemu-user.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # demo.sh BUILD - the main demonstration (`make demo`): runs the lunch-story
 # examples one after another with a header each, then a summary table.
 # Until the lunch examples exist it runs the gather example.

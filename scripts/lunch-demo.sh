@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # lunch-demo.sh EXAMPLES_DIR - the lunch story, one way of cooking after
 # another, then a table of the minutes each took (`make demo` runs it
 # through scripts/demo.sh).  Builds nothing: run `make examples` first.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run-tests.sh BIN... - run each Check test program, print its output and a
 # closing summary line; exit 1 if any failed.  Check forks each case and
 # applies a per-case timeout (CK_DEFAULT_TIMEOUT, raised under sanitizers).

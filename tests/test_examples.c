@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_examples.c - the examples tell the story the tutorial tells
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_future.c - the "Conventions" and "Futures" sections of the contract
  *
@@ -1147,7 +1148,7 @@ START_TEST(future_values_owned_by_user)
      * them here after the futures are gone is not a double free (ASan) */
     char *a = malloc(16), *b = malloc(16);
     ck_assert(a && b);
-    strcpy(a, "value-a");
+    memcpy(a, "value-a", sizeof "value-a");
     future_t *f = future_new();
     future_resolve(f, a);
     void *v = NULL;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_loop.c - "The cooperative loop" section of the contract (issue 4)
  *

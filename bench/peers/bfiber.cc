@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Boost.Fiber (and the raw Boost.Context switch under it) on BENCH.md's
 // cooperative workloads, set up as ../shared/peers/src/w{3,4,5}_bfiber.cc
 // and w4_bctx.cc do (written here again): one thread, the default

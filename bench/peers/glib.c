@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * GLib's GThreadPool on BENCH.md's pool workloads, set up as
  * ../shared/peers/src/w{1,2,3,6}_glib.c do (a fair setup, written here

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // oneTBB on BENCH.md's pool workloads, set up as ../shared/peers/src/
 // w{1,2,6}_tbb.cc do (written here again): global_control limits TBB to T
 // threads in all, and the submitting thread is one of them (it runs tasks

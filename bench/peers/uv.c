@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libuv on BENCH.md's waiting workloads, set up as ../shared/peers/src/
  * w{3,5}_uv.c do (written here again): one-shot uv_timer_t per task, one

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """benchlib - helpers for libfutures' Python benchmarks (bench/py/wN.py).
 
 Python 3 standard library only.  The same measurement contract as the C

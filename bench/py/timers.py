@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Timer cost against the number of sleeping asyncio tasks (the Python
 counterpart of bench/timers.c): N tasks; phase 1 each awaits
 asyncio.sleep(0) K times (no timer), phase 2 each awaits

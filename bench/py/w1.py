@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """W1 fanout-empty in Python: N trivial jobs (return arg + 1), gather, check.
 
   w1.py seq N                 a plain loop of calls (the floor)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """W2 fanout-cpu in Python: N jobs of the hash kernel (~50 us each), the
 result checked against a sequential run in the same process; speedup =
 sequential wall / concurrent wall.

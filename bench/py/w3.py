@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """W3 sleep-bound in Python: N tasks each waiting 10 ms.
 
   w3.py seq [N=1000] [ms=10]             time.sleep one after the other

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """W4 ctx-switch in Python: two tasks handing control to each other.
 
   w4.py asyncio [N=200000]     two tasks each `await asyncio.sleep(0)`;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """W5 many-coroutines in Python: N asyncio tasks each sleep 100 ms and return
 their index; gathered, sum checked.  Memory as the C programs: VmRSS at the
 start, VmHWM at the end, bytes per task = (VmHWM - VmRSS at start) / N.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """W6 round trip in Python: submit one job, wait for its result; 20,000
 times after 100 warm-up rounds; median and p99.
 

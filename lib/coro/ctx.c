@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctx.c - making, starting and ending execution contexts; sanitizer and
  * Valgrind annotations around the switch
@@ -160,11 +161,9 @@ static void frame_init(struct frame *f, struct fut__ctx *c)
  * Sanitizer hooks around a switch (empty in a plain build)
  * ------------------------------------------------------------------- */
 
-#if defined(FUT_ASAN)
-/* The context being left by the switch in progress on this thread, so the
- * arriving side can record the bounds ASan reports for it. */
-static _Thread_local struct fut__ctx *asan_leaving;
-#endif
+/* ASan: the context being left by the switch in progress on this thread
+ * (fut__self()->asan_leaving), so the arriving side can record the bounds
+ * ASan reports for it. */
 
 /* Right before the switch from `from` to `to`; final: from never resumes.
  * Always inlined, even at -O0: see the TSan note at fut__ctx_switch. */
@@ -172,7 +171,7 @@ __attribute__((always_inline))
 static inline void before_switch(struct fut__ctx *from, struct fut__ctx *to, int final)
 {
 #if defined(FUT_ASAN)
-    asan_leaving = from;
+    fut__self()->asan_leaving = from;
     __sanitizer_start_switch_fiber(final ? NULL : &from->asan_fake,
                                    to->asan_bottom, to->asan_size);
 #endif
@@ -190,7 +189,7 @@ __attribute__((always_inline))
 static inline void after_switch(struct fut__ctx *self)
 {
 #if defined(FUT_ASAN)
-    struct fut__ctx *prev = asan_leaving;
+    struct fut__ctx *prev = fut__self()->asan_leaving;
     __sanitizer_finish_switch_fiber(self->asan_fake, &prev->asan_bottom,
                                     &prev->asan_size);
 #endif

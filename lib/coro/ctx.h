@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctx.h - execution contexts for the cooperative loop's coroutines
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * switch_aarch64_aapcs.S - context switch for AArch64, AAPCS64, ELF, GNU as
  *

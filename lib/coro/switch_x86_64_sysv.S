@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * switch_x86_64_sysv.S - context switch for x86-64, System V ABI, ELF, GNU as
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ucontext.c - the portable context-switch back end (getcontext,
  * makecontext, swapcontext)
