@@ -71,13 +71,16 @@ tc_block() {
     code=$(cat)
     tc_i=$((tc_i + 1))
     log=$TC_TMP/block-$tc_i.log
-    printf '[tutorial %d/%d] %s:%d\n' "$tc_i" "$TC_N" "$page" "$line"
+    local t0=${EPOCHREALTIME/./}
     set +e
     ( set -e; eval "$code" ) >"$log" 2>&1
     local rc=$?
     # what a block exports, the next ones see (a reader's shell keeps it)
     eval "$(printf '%s\n' "$code" | grep -E '^[[:space:]]*export[[:space:]]' || true)"
     set -e
+    local t1=${EPOCHREALTIME/./}
+    printf '[tutorial %d/%d] %s:%d (%d.%d s)\n' "$tc_i" "$TC_N" "$page" "$line" \
+        $(((t1 - t0) / 1000000)) $(((t1 - t0) / 100000 % 10))
     if [ "$TC_SHOW" = 1 ] || [ $rc -ne 0 ]; then
         printf '%s\n' "$code" | sed 's/^/    $ /'
         sed 's/^/    /' "$log"
