@@ -137,7 +137,7 @@ write_stamp() {
         echo "  \"machine\": $(json_str "$cpu, $(nproc) online CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"),"
         echo "  \"cpus\": $(nproc),"
         echo "  \"system\": $(json_str "$(uname -sr), ${cc_ver:-unknown}$([ "$PY" = 1 ] && echo ", $("$PYTHON" --version 2>&1)")"),"
-        echo "  \"load\": $(json_str "load average $load0 at the start, $(cut -d' ' -f1 /proc/loadavg) at the end")"
+        echo "  \"load\": $(json_str "load average $load0 at the start, $(cut -d' ' -f1 /proc/loadavg) at the end$([ -n "$QUIET" ] && echo "; $redone runs redone because other programs used more than $QUIET % of the CPUs, $noisy kept noisy")")"
         echo "}"
     } >"$BIN/stamp.json"
 }

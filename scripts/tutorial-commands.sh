@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # tutorial-commands.sh - run every shell command the tutorial shows, as a
 # reader would paste it: the ```sh blocks of doc/tutorial.md, then of
-# doc/tutorial/*.md in name order, one shell session, in order.
+# doc/tutorial/*.md in chapter order (9 before 10), one shell session.
 #
 #   scripts/tutorial-commands.sh [--build DIR]
 #       in a copy of this tree (its files as they are now, committed or
@@ -46,8 +46,9 @@ else
 fi
 
 # The blocks, in reading order: "page<TAB>first line number" headers.
+# Chapters in their numbers' order (9 before 10), as the tutorial lists them.
 pages=("$tree/doc/tutorial.md")
-for p in "$tree"/doc/tutorial/*.md; do [ -e "$p" ] && pages+=("$p"); done
+while IFS= read -r p; do pages+=("$p"); done < <(ls "$tree"/doc/tutorial/*.md 2>/dev/null | sort -V)
 script=$tmp/commands.sh
 n=0
 {
