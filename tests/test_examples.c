@@ -796,8 +796,9 @@ static int list_pages(char pages[][PAGE_PATH])
         struct dirent *de;
         while ((de = readdir(d)) && n < MAX_PAGES) {
             size_t l = strlen(de->d_name);
-            if (l > 3 && strcmp(de->d_name + l - 3, ".md") == 0)
-                snprintf(pages[n++], PAGE_PATH, "%s/%s", dirs[k], de->d_name);
+            if (l > 3 && strcmp(de->d_name + l - 3, ".md") == 0 &&
+                snprintf(pages[n], PAGE_PATH, "%s/%s", dirs[k], de->d_name) < PAGE_PATH)
+                n++;                           /* a longer path is not a page of ours */
         }
         closedir(d);
     }
