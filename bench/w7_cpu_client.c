@@ -67,7 +67,7 @@ static void *conn(void *arg)
         if (t0 >= t_end)
             break;
         rc = fut_write(fd, line, (size_t)n, NULL, 60000);
-        char ans[64];
+        char ans[64] = "";
         size_t have = 0, got;
         while (rc == 0 && !memchr(ans, '\n', have) &&
                (rc = fut_read(fd, ans + have, sizeof ans - 1 - have, &got, 60000)) == 0) {
@@ -117,7 +117,7 @@ int main(int argc, char **argv)
         struct timespec a, b;
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
         for (int i = 0; i < reps; i++)
-            sink += fnv_rounds(p, PAYLOAD_LEN, work + (sink & 1));
+            sink += fnv_rounds(p, PAYLOAD_LEN, work + (long)(sink & 1));
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
         double ms = ((double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6);
         printf("%.4f\n", ms / reps);

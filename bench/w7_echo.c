@@ -137,10 +137,15 @@ int main(int argc, char **argv)
     lifetime_s = i + 1 < argc ? atof(argv[i + 1]) : 0;
 
     int *lfds = calloc((size_t)nloops, sizeof *lfds);
+    if (!lfds) {
+        perror("w7_echo");
+        return 1;
+    }
     for (int k = 0; k < nloops; k++) {
         lfds[k] = listener();
         if (lfds[k] < 0) {
             fprintf(stderr, "w7_echo: listen on 127.0.0.1:%d: %s\n", port, strerror(errno));
+            free(lfds);
             return 1;
         }
     }

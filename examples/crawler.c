@@ -126,10 +126,12 @@ static void *fetch(void *arg)
     open_now++;
     if (open_now > open_max)
         open_max = open_now;
-    char req[32], buf[512];
+    char buf[512];
     size_t total = 0, got = 0;
-    if (rc == 0)
+    if (rc == 0) {
+        char req[32];
         rc = fut_write(fd, req, (size_t)snprintf(req, sizeof req, "GET /%d\n", n), NULL, 10000);
+    }
     while (rc == 0 && (rc = fut_read(fd, buf, sizeof buf, &got, 10000)) == 0 && got > 0)
         total += got;                  /* until the site closes: end of file */
     open_now--;

@@ -69,11 +69,11 @@ struct request {
 static void *hash_job(void *arg)
 {
     struct request *r = arg;
-    long work = 0;
+    long rounds = 0;
     char payload[512];
-    if (sscanf(r->line, "%ld %511s", &work, payload) != 2 || work < 0)
+    if (sscanf(r->line, "%ld %511s", &rounds, payload) != 2 || rounds < 0)
         return fut_raise(EINVAL);
-    r->hash = fnv_rounds(payload, strlen(payload), work);
+    r->hash = fnv_rounds(payload, strlen(payload), rounds);
     return r;
 }
 
@@ -82,7 +82,7 @@ static void *connection(void *arg)
 {
     int fd = (int)(intptr_t)arg;
     struct request req;
-    char in[4096];
+    char in[4096] = "";
     size_t have = 0;
     for (;;) {
         char *nl = memchr(in, '\n', have);
@@ -178,7 +178,7 @@ static void *client(void *arg)
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int rc = fut_connect(fd, (struct sockaddr *)&sa, sizeof sa, 10000);
     for (long r = 0; rc == 0 && r < n_requests; r++) {
-        char payload[64], line[128], ans[64];
+        char payload[64], line[128], ans[64] = "";
         snprintf(payload, sizeof payload, "client%d-request%ld-%08lx", id, r,
                  (unsigned long)(r * 2654435761u));
         int n = snprintf(line, sizeof line, "%ld %s\n", work, payload);

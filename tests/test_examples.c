@@ -1025,7 +1025,7 @@ static int echo_client(int port, const char *msg)
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     size_t n = strlen(msg);
     ck_assert_int_eq(write(fd, msg, n), (ssize_t)n);
-    char back[64];
+    char back[64] = "";
     size_t have = 0;
     while (have < n) {
         ssize_t k = read(fd, back + have, n - have);
