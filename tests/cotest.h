@@ -90,7 +90,7 @@ static inline double ms_since(uint64_t t0)
 
 static inline fut_pool_t *pool(size_t threads, const char *name)
 {
-    fut_pool_opts o = { threads, 0, name };
+    fut_pool_opts o = { .threads = threads, .queue_max = 0, .name = name };
     fut_pool_t *p = fut_pool_new(&o);
     ck_assert_msg(p != NULL, "fut_pool_new: %s", strerror(errno));
     return p;
