@@ -14,11 +14,18 @@
 #                             for FUZZ_SECONDS=60 from the seeds in fuzz/corpus
 #   make demo                 build and run the main demonstration
 #   make bench                build and run the benchmarks (bench/run.sh)
+#   make docs-figures         run the programs and write every figure and picture
+#                             of README.md and doc/ (BENCH=0: without the benchmarks)
+#   make docs-render          fill the pages from the figures already measured
 #   make lint                 clang-tidy (with the static analyzer), cppcheck,
 #                             mandoc -Tlint, shell syntax (scripts/lint.sh)
 #   make man                  regenerate man/man3 from include/futures.h
 #   make install PREFIX=/usr/local DESTDIR=    (and make uninstall)
 #   make CORO=ucontext        use the portable ucontext context switch
+#   make EPOLL=lt|et          the loop's persistent epoll registrations
+#                             (level- / edge-triggered) that were measured
+#                             against the default one-shot ones (build-epoll-*/;
+#                             bench/w7_modes.sh)
 #   make WERROR=1             warnings are errors (CI)
 #   make CC=clang             any C11 compiler
 #
@@ -60,9 +67,10 @@ CC         ?= cc
 SANITIZE   ?=
 CORO       ?= asm
 WERROR     ?= 0
+EPOLL      ?= oneshot
 
 cc_name := $(notdir $(firstword $(CC)))
-config  := $(if $(filter-out cc gcc,$(cc_name)),-$(cc_name))$(if $(filter-out asm,$(CORO)),-$(CORO))$(if $(SANITIZE),-$(SANITIZE))
+config  := $(if $(filter-out cc gcc,$(cc_name)),-$(cc_name))$(if $(filter-out asm,$(CORO)),-$(CORO))$(if $(filter-out oneshot,$(EPOLL)),-epoll-$(EPOLL))$(if $(SANITIZE),-$(SANITIZE))
 BUILD   ?= build$(config)
 
 ARCH := $(shell $(CC) -dumpmachine 2>/dev/null)
@@ -77,6 +85,14 @@ FUT_LDLIBS   := -pthread
 
 ifeq ($(WERROR),1)
 FUT_CFLAGS += -Werror
+endif
+
+ifeq ($(EPOLL),lt)
+FUT_CPPFLAGS += -DFUT_EPOLL_MODE=1
+else ifeq ($(EPOLL),et)
+FUT_CPPFLAGS += -DFUT_EPOLL_MODE=2
+else ifneq ($(EPOLL),oneshot)
+$(error EPOLL must be oneshot, lt or et)
 endif
 
 ifeq ($(SANITIZE),thread)
@@ -138,8 +154,8 @@ EX_BIN   := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRC))
 HDR := include/futures.h $(wildcard lib/*.h lib/coro/*.h)
 
 .PHONY: all lib check check-source check-shared tests tests-shared bench benches \
-        examples demo timelines install uninstall clean check-deps man lint FORCE \
-        stress fuzz fuzz-build
+        examples demo install uninstall clean check-deps man lint FORCE \
+        stress fuzz fuzz-build docs-figures docs-render docs-check tutorial-commands
 all: lib
 
 lib: $(LIB_A) $(BUILD)/libfutures.so
@@ -215,6 +231,9 @@ check-source: check-deps
 	@scripts/check-spdx.sh
 	@scripts/gen-man.py --check include/futures.h man
 
+# make check also verifies that the pages quote only figures of the last
+# measured sets (docs-check) and, in the plain build, that the tutorial's
+# commands build and run its programs (tutorial-commands): seconds each.
 check: check-deps
 	@$(MAKE) --no-print-directory check-source
 	@$(MAKE) --no-print-directory tests $(STRESS_BIN)
@@ -222,6 +241,10 @@ check: check-deps
 	@scripts/run-tests.sh $(TEST_BIN)
 	@echo "a 5-second run of the soak (make stress runs it longer):"
 	@$(STRESS_BIN) --seconds=5 --threads=$(STRESS_THREADS)
+	@$(MAKE) --no-print-directory docs-check
+ifeq ($(SANITIZE),)
+	@$(MAKE) --no-print-directory tutorial-commands
+endif
 
 # The same suites against libfutures.so (those that use only the public
 # API): each binary must resolve the library from $(BUILD).
@@ -310,9 +333,26 @@ examples: $(EX_BIN)
 demo: examples
 	@scripts/demo.sh $(BUILD)
 
-# Rendered timelines of the lunch runs for the tutorial (doc/img/).
-timelines: examples
-	@scripts/timelines.sh $(BUILD)
+# ---- documentation: figures and commands ------------------------------
+# Every number and picture of README.md and doc/ comes from
+# tools/docfigures: `measure` runs the examples (and with BENCH=1, the
+# default, bench/run.sh PEERS=1 GROWTH=1 DOC=1: about 30 minutes more),
+# writes doc/figures/*.json and doc/img/*.svg, and fills the pages;
+# `check` fails when a page quotes a figure the sets do not hold.
+BENCH ?= 1
+docs-figures: examples $(if $(filter 1,$(BENCH)),benches)
+	@python3 tools/docfigures measure --build $(BUILD) $(if $(filter 1,$(BENCH)),--bench)
+
+docs-render:
+	@python3 tools/docfigures render
+
+docs-check:
+	@python3 tools/docfigures check
+
+# The tutorial's shell commands, run as written in a copy of this tree
+# that shares $(BUILD) (scripts/tutorial-commands.sh --fresh: in a fresh clone).
+tutorial-commands: lib
+	@scripts/tutorial-commands.sh --build $(BUILD)
 
 # ---- reference manual and lint ---------------------------------------
 # man/man3 is generated from the header's contract comments and committed;

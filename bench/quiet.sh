@@ -4,10 +4,12 @@
 # than P% of the machine's CPU time meanwhile (busy jiffies from /proc/stat
 # minus the command's own CPU time), after waiting for a quiet moment; up to
 # RETRIES tries (default 20), then the last one is kept and counted as noisy.
+# QUIET_WAIT (seconds, default 600) bounds each wait for a quiet moment.
 # For a machine shared with other jobs.  Needs TMO (timeout, s) and errlog.
 # run_one CMD OUTFILE: appends the command's stdout; returns its status.
 QUIET=${QUIET:-}
 RETRIES=${RETRIES:-20}
+QUIET_WAIT=${QUIET_WAIT:-600}
 ncpu=$(nproc)
 # busy and total jiffies of the whole machine
 sys_ticks() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t; exit}' /proc/stat; }
@@ -30,7 +32,7 @@ run_one() {    # run_one CMD OUTFILE -> 0 ok, 1 failed
     while :; do
         if [ -n "$QUIET" ]; then
             local w=0
-            while [ "$(others_now)" -gt "$QUIET" ] && [ $w -lt 1200 ]; do w=$((w + 1)); done
+            while [ "$(others_now)" -gt "$QUIET" ] && [ $w -lt $((QUIET_WAIT * 2)) ]; do w=$((w + 1)); done
         fi
         read -r b0 t0 < <(sys_ticks); c0=$(child_ticks)
         timeout "$TMO" bash -c "$cmd" >"$tmp" 2>>"$errlog"; rc=$?

@@ -10,7 +10,7 @@ runs) and prints, in markdown:
   2. libfutures against Python (ThreadPoolExecutor, asyncio) per workload
   3. libfutures against each peer (GLib, oneTBB, libuv, Boost.Fiber), when
      the run had PEERS=1
-  4. BENCH.md's targets: the measured ratio and met / MISSED
+  4. the targets (doc/benchmarks.md): the measured ratio and met / MISSED
   5. how cost grows with N (W1-scale, W5-timers): flat, falls, or BENDS UP
 
 A ratio is taken between medians of the same run; "x" columns read "how
@@ -263,7 +263,7 @@ class Report:
             b = min(bw)
             r = ratio(lw, b[0])
             rows.append(["W1 (warm)", "same, warm rounds (W1-scale, largest N)", f"{fmt(lw)} vs {b[1]} {fmt(b[0])}",
-                         fx(r), verdict(r <= 0.8) + " (not BENCH.md's figure)"])
+                         fx(r), verdict(r <= 0.8) + " (not the target's own figure)"])
         ser = self.r.series("W1-scale", "libfutures-pool", "ns_per_task")
         if ser:
             vals = [row.median for _, row in ser]
@@ -326,7 +326,7 @@ class Report:
             r = ratio(a, bv)
             rows.append(["W6", what, f"{fmt(a)} vs {bn or '-'} {fmt(bv)} us", fx(r),
                          verdict(None if r is None else r <= k)])
-        self.p("### BENCH.md targets (this run)")
+        self.p("### The targets of doc/benchmarks.md (this run)")
         self.p()
         self.p("\"-\": not measured in this run (the peers' rows need PEERS=1).")
         self.p()

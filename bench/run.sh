@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# bench/run.sh BUILDDIR - run libfutures' benchmarks (BENCH.md W1-W6) and print
+# bench/run.sh BUILDDIR - run libfutures' benchmarks (W1-W6, doc/benchmarks.md) and print
 # one table: median, min, max, spread per (workload, peer, metric).
 #
 #   bench/run.sh build              what `make bench` runs (BUILD=build)
@@ -18,6 +18,9 @@
 #                                   same run (bench/peers/; installs the Debian
 #                                   packages when missing: scripts/ensure-deps.sh)
 #   PY=0 bench/run.sh build         without the Python rows (bench/py/)
+#   W7=0 bench/run.sh build         without W7, the echo server against its
+#                                   peers in the shared W7 harness (bench/w7.sh:
+#                                   ~12 min; QUICK=1: one short round, ~1 min)
 #   ONLY='w4|ctx' bench/run.sh build   only the programs whose entry matches
 #                                   (grep -E; entries: bench/suite.sh)
 #   GROWTH=1 bench/run.sh build     also instructions per task / timer against N
@@ -27,7 +30,7 @@
 #                                   doc/img/perf-*.svg and the CSV(s) to
 #                                   doc/perf-*.csv (the documentation's)
 #
-# What runs: run.sh's own list below (BENCH.md's libfutures rows and sweeps),
+# What runs: run.sh's own list below (doc/benchmarks.md's libfutures rows and sweeps),
 # then bench/suite.sh's (sequential baselines, the loop in every mode, thread
 # sweeps, cost growth, Python, peers).  The figures of one workload are
 # measured interleaved: one warm-up run of each program, then RUNS rounds,
@@ -35,7 +38,12 @@
 # group are taken side by side.  After the table: bench/report.py (the
 # ratios, BENCH.md's targets, how cost grows) and bench/plots.py (SVG).
 #
-# Each program prints lines "workload peer metric value unit" (BENCH.md); the
+# While it runs, it says which program runs, which round of how many, and the
+# time left (bench/progress.sh): one updating line when stderr is a terminal.
+# It writes BUILDDIR/bench/stamp.json (machine, date, commit, load), which
+# DOC=1 copies to doc/figures/bench-stamp.json for tools/docfigures.
+#
+# Each program prints lines "workload peer metric value unit" (doc/benchmarks.md); the
 # table's spread is (max - min) / median.  A program whose binary is missing
 # (not built) is skipped with a note.  Exits 1 if any run failed its check.
 # Needs bash, coreutils and awk; python3 for the Python rows, the ratios and
@@ -116,11 +124,33 @@ echo "* kernel: $(uname -sr); compiler: ${cc_ver:-unknown}"
 echo "* load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "* runs per program: $RUNS$([ "$WARMUP" = 1 ] && echo ' after 1 warm-up run')$([ "$QUICK" = 1 ] && echo ' (QUICK: smaller sizes, a smoke test: not figures to quote)')"
 echo
+# The stamp of this run's figures (tools/docfigures shows it beside them).
+json_str() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
+started=$(date -u '+%Y-%m-%d %H:%M UTC')
+load0=$(cut -d' ' -f1 /proc/loadavg)
+write_stamp() {
+    local dirty=""
+    git -C "$here" status --porcelain -- lib include bench Makefile 2>/dev/null | grep -q . &&
+        dirty=" with uncommitted changes"
+    {
+        echo "{"
+        echo "  \"command\": $(json_str "make bench$([ "$PEERS" = 1 ] && echo ' PEERS=1')$([ "${GROWTH:-0}" = 1 ] && echo ' GROWTH=1')$([ -n "$QUIET" ] && echo " QUIET=$QUIET")$([ "$QUICK" = 1 ] && echo ' QUICK=1')$([ "${DOC:-0}" = 1 ] && echo ' DOC=1'), $RUNS runs each$([ "$WARMUP" = 1 ] && echo ' after a warm-up')"),"
+        echo "  \"date\": $(json_str "$started to $(date -u '+%H:%M UTC')"),"
+        echo "  \"commit\": $(json_str "$commit$dirty"),"
+        echo "  \"machine\": $(json_str "$cpu, $(nproc) online CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"),"
+        echo "  \"cpus\": $(nproc),"
+        echo "  \"system\": $(json_str "$(uname -sr), ${cc_ver:-unknown}$([ "$PY" = 1 ] && echo ", $("$PYTHON" --version 2>&1)")"),"
+        echo "  \"load\": $(json_str "load average $load0 at the start, $(cut -d' ' -f1 /proc/loadavg) at the end$([ -n "$QUIET" ] && echo "; $redone runs redone because other programs used more than $QUIET % of the CPUs, $noisy kept noisy")")"
+        echo "}"
+    } >"$BIN/stamp.json"
+}
 
 : > "$RAW"
 errlog=$(mktemp)
 failures=0
 . "$(dirname "$0")/quiet.sh"
+PROGRESS_FILE=${PROGRESS_FILE:-$BIN/durations.tsv}
+. "$(dirname "$0")/progress.sh"
 build_peers || failures=$((failures + 1))
 skipped=()
 loadlog=()
@@ -131,6 +161,24 @@ for p in "${progs[@]}"; do
     case " ${groups[*]-} " in *" $g "*) ;; *) groups+=("$g") ;; esac
 done
 mapfile -t groups < <(printf '%s\n' "${groups[@]}" | sort -u -V)
+# members GROUP: the entries of a group whose binary exists
+members_of() {
+    local p
+    for p in "${progs[@]}"; do
+        [ "$(group_of "$p")" = "$1" ] || continue
+        [ -e "$(binary_of "$p")" ] && printf '%s\n' "$p"
+    done
+}
+# The whole plan, for the progress line: warm-ups, then the rounds.
+sched=()
+for g in "${groups[@]}"; do
+    mapfile -t members < <(members_of "$g")
+    [ ${#members[@]} -eq 0 ] && continue
+    [ "$WARMUP" = 1 ] && sched+=("${members[@]}")
+    for r in $(seq "$RUNS"); do sched+=("${members[@]}"); done
+done
+progress_plan "${sched[@]-}"
+step=0
 for g in "${groups[@]}"; do
     members=()
     for p in "${progs[@]}"; do
@@ -147,25 +195,41 @@ for g in "${groups[@]}"; do
     ok=()
     for p in "${members[@]}"; do
         if [ "$WARMUP" != 1 ]; then ok+=("$p"); continue; fi
-        echo "[$g warm-up] ${p#*:}" >&2
+        progress_start "$step" "$p" "$g warm-up: ${p#*:}"
+        t=$(progress_now)
         if timeout "$TMO" bash -c "$(command_of "$p")" >/dev/null 2>>"$errlog"; then
             ok+=("$p")
         else
             echo "FAILED (warm-up): ${p#*:}" >&2; failures=$((failures + 1))
         fi
+        progress_done "$p" $(($(progress_now) - t)); step=$((step + 1))
     done
     for r in $(seq "$RUNS"); do
         for p in "${ok[@]-}"; do
             [ -z "$p" ] && continue
-            echo "[$g round $r/$RUNS] ${p#*:}" >&2
+            progress_start "$step" "$p" "$g round $r/$RUNS: ${p#*:}"
+            t=$(progress_now)
             if ! run_one "$(command_of "$p")" "$RAW"; then
                 echo "FAILED: ${p#*:}" >&2
                 failures=$((failures + 1))
             fi
+            progress_done "$p" $(($(progress_now) - t)); step=$((step + 1))
         done
+        # warm-up failures: their rounds are not run
+        step=$((step + ${#members[@]} - ${#ok[@]}))
     done
     loadlog+=("$g $l0-$(cut -d' ' -f1 /proc/loadavg) ($((SECONDS - s0)) s)")
 done
+progress_end
+write_stamp
+
+# ---- W7: servers, in their own harness (bench/w7.sh), into the same table
+if [ "${W7:-1}" = 1 ] && { [ -z "${ONLY:-}" ] || printf 'w7\n' | grep -Eq -- "$ONLY"; }; then
+    echo "[W7] bench/w7.sh: echo servers on loopback (the W7 harness)" >&2
+    l0=$(cut -d' ' -f1 /proc/loadavg); s0=$SECONDS
+    QUICK=$QUICK "$here/bench/w7.sh" "$BUILD" "$RAW" >&2 || failures=$((failures + 1))
+    loadlog+=("W7 $l0-$(cut -d' ' -f1 /proc/loadavg) ($((SECONDS - s0)) s)")
+fi
 
 # ---- table + CSV (awk; rows in first-seen order) ----------------------
 awk -v csv="$CSV" -f "$(dirname "$0")/table.awk" "$RAW"
@@ -196,7 +260,8 @@ if [ "$PY" = 1 ] && [ -s "$CSV" ]; then
     if [ "${DOC:-0}" = 1 ]; then   # the figures doc/performance.md quotes, beside its plots
         cp "$CSV" "$here/doc/perf-results.csv"
         [ "${GROWTH:-0}" = 1 ] && cp "$BIN/growth.csv" "$here/doc/perf-growth.csv"
-        echo "* DOC=1: doc/img/perf-*.svg, doc/perf-results.csv$([ "${GROWTH:-0}" = 1 ] && echo ', doc/perf-growth.csv') written"
+        mkdir -p "$here/doc/figures" && cp "$BIN/stamp.json" "$here/doc/figures/bench-stamp.json"
+        echo "* DOC=1: doc/img/perf-*.svg, doc/perf-results.csv$([ "${GROWTH:-0}" = 1 ] && echo ', doc/perf-growth.csv'), doc/figures/bench-stamp.json written (tools/docfigures import-bench makes the set the pages quote)"
     fi
 fi
 if [ -s "$errlog" ]; then

@@ -1,16 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lunch_all_blocking.c - every wait is a blocking call: coroutines that
- * never step aside
- *
- * lunch_coop.c with the pasta and the meatloaf waiting by plain blocking
- * calls.  A coroutine steps aside only inside the library's waiting calls
- * (fut_sleep, future_get, future_gather, ...); these three make none, so
- * the loop runs them one after another, exactly like lunch_sequential.c:
- * 15 minutes, with the loop's machinery for nothing.
- *
- * In asyncio: `async def` functions that only call time.sleep().
- */#include "lunch.h"
+ * lunch_all_blocking.c - every wait a blocking call: coroutines that never
+ * step aside run one after another, as without a library: 15 min.
+ * Chapter 3 of doc/tutorial.md.
+ */
+#include "lunch.h"
 
 #include <errno.h>
 #include <futures.h>

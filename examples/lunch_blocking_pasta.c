@@ -1,24 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lunch_blocking_pasta.c - the cook stares at the pot: a blocking call
- * inside a coroutine
- *
- * lunch_coop.c with one line changed: the pasta waits with a plain
- * blocking call (nanosleep, through lunch_block) instead of fut_sleep().
- * The library never hears of that wait, so the loop cannot switch away
- * from the pasta: for 10 minutes nothing else starts.  Only what comes
- * after the stare still overlaps (the meatloaf's 3 minutes with the
- * avocado's 2): lunch after 13 minutes.
- *
- * In asyncio this is `time.sleep(10)` inside `async def cook_pasta()`.
- * As asyncio's debug mode does, the loop names the culprit when asked:
- *
- *     $ FUT_DEBUG_SLOW_MS=100 build/examples/lunch_blocking_pasta
- *     ...
- *     libfutures: coroutine pasta held the loop for 1000.4 ms without ...
- *     libfutures: coroutine avocado held the loop for 200.2 ms without ...
- *
- * (the avocado too: its blocking call is deliberate, the pasta's is not).
+ * lunch_blocking_pasta.c - lunch_coop.c with one line changed: the cook
+ * stares at the pasta pot (a blocking call in a coroutine): 13 min.
+ * Chapter 3 of doc/tutorial.md.
  */
 #include "lunch.h"
 

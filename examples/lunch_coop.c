@@ -1,29 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lunch_coop.c - one cook with an organiser: the cooperative loop
- *
- * Step 2 of the lunch story (doc/tutorial.md).  One thread runs three
- * coroutines.  The pasta and the meatloaf wait with fut_sleep(), a waiting
- * call of the library: the coroutine steps aside and the loop (the
- * organiser) sends the cook to the next dish.  The avocado is peeled with
- * a plain blocking call, because nobody can peel it for you: while it is
- * peeled the loop runs nothing else.  Lunch is ready when the longest
- * wait, the pasta, is over: 10 minutes instead of 15.
- *
- * The same program with asyncio:
- *
- *     async def cook_pasta():
- *         print("pasta starts"); await asyncio.sleep(10); print("pasta done")
- *     async def cook_meatloaf():
- *         print("meatloaf starts"); await asyncio.sleep(3); print("meatloaf done")
- *     async def cut_avocado():
- *         print("avocado starts"); time.sleep(2); print("avocado done")
- *     async def make_lunch():
- *         await asyncio.gather(cook_pasta(), cook_meatloaf(), cut_avocado())
- *     asyncio.run(make_lunch())
- *
- *     make examples && build/examples/lunch_coop
- *     FUT_TRACE=coop.json build/examples/lunch_coop   # then tools/trace2svg
+ * lunch_coop.c - one cook with an organiser, the cooperative loop: 10 min.
+ * Chapter 2 of doc/tutorial.md; examples/py/lunch_coop.py is the same
+ * program with asyncio.
  */
 #include "lunch.h"
 

@@ -1,23 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lunch_pool.c - several cooks: the thread pool
+ * lunch_pool.c - several cooks, the thread pool: each dish is a job.
+ * Chapter 4 of doc/tutorial.md.
  *
- * Step 3 of the lunch story (doc/tutorial.md).  Each dish is a job
- * submitted to a fixed pool of threads, one cook per thread, and
- * future_gather waits for all three.  The dishes wait with plain blocking
- * calls, as in lunch_sequential.c, yet they overlap: a blocked cook holds
- * only his own thread.
- *
- *     lunch_pool 1    one cook, no organiser:               15 min
- *     lunch_pool 2    pasta on one, meatloaf then avocado:  10 min
- *     lunch_pool 3    a cook per dish (the default):        10 min
- *
- * The same program with concurrent.futures:
- *
- *     with ThreadPoolExecutor(max_workers=n) as pool:
- *         fs = [pool.submit(cook_pasta), pool.submit(cook_meatloaf),
- *               pool.submit(cut_avocado)]
- *         concurrent.futures.wait(fs)
+ *     lunch_pool 1    one cook:                              15 min
+ *     lunch_pool 2    pasta on one, meatloaf then avocado:   10 min
+ *     lunch_pool 3    a cook per dish (the default):         10 min
  */
 #include "lunch.h"
 

@@ -1,30 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * onions.c - real hand work: where only parallelism helps
+ * onions.c - real hand work, where only parallelism helps.  Chapter 5 of
+ * doc/tutorial.md.  Four onions, each 2 story minutes of CPU work on one
+ * core (calibrated at start-up), chopped in 8 slices.
  *
- * Step 4 of the lunch story (doc/tutorial.md).  Four onions to chop, each
- * about 2 story minutes of real CPU work on one core.  Chopping is not
- * waiting: nothing outside the cook does it, so
+ *     onions                 the loop, then pools of 1, 2, 3 and 4 threads
+ *     onions coop 2          only the loop and a pool of 2 threads
+ *     onions -w 3            a pool of 3 threads, one job per whole onion
+ *     onions -w 2 3 4        the same on pools of 2, then 3, then 4 threads
  *
- *   - the cooperative loop gains nothing: one thread does 4 x 2 = 8 min
- *     of work, however the coroutines take turns;
- *   - a pool gains up to the number of cores the machine really has, and
- *     no more: on 2 cores about 4 min with 2, 3 or 4 threads.
- *
- * The work per story minute is calibrated at start-up by timing the
- * chopping kernel on this machine, so "2 minutes per onion" holds on any
- * machine.  An onion is chopped in 8 slices.  In the loop each onion is a
- * coroutine that yields between slices (the turns are visible in a
- * timeline, the total is not changed by them); on the pool each slice is
- * a job, so any number of cooks can share the onions evenly.
- *
- *     onions                 cooperative, then pools of 1, 2, 3, 4 threads
- *     onions coop 2          only the loop and the 2-thread pool
- *     onions -w 3            one job per whole onion: 3 threads then take
- *                            about 5 min on 2 cores (4 jobs, 3 threads)
- *
- * Each run prints the usual lunch lines and ends with "Eating after N min
- * of prep time."; LUNCH_MINUTE_MS sets the story minute (default 100 ms).
+ * Without -w every slice is a job; with -w every onion is one job.
  */
 #include "lunch.h"
 

@@ -16,6 +16,9 @@
  *                       results in completion order; groups that fail and
  *                       cancel together
  *   6. Channels         values passed between coroutines and threads
+ *   7. Waiting on the outside world
+ *                       descriptors (sockets, pipes), child processes and
+ *                       signals: a coroutine waits, its loop keeps serving
  *
  * The same future_t works in both worlds: a coroutine can wait on a pool
  * job's future, and a thread can wait on a coroutine's.
@@ -25,8 +28,11 @@
 #ifndef FUTURES_H
 #define FUTURES_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -398,9 +404,11 @@ typedef struct {
                            coroutine touches cost memory. */
 } fut_loop_opts;
 
-/* A new loop, not yet running.  opts may be NULL.  Returns NULL with errno
- * ENOMEM (also for a stack_size no address space can hold, such as
- * SIZE_MAX), or EINVAL for a stack_size below 16 KiB. */
+/* A new loop, not yet running.  opts may be NULL.  A loop holds two
+ * descriptors (its epoll instance and an eventfd, close-on-exec) until
+ * fut_loop_free.  Returns NULL with errno ENOMEM (also for a stack_size no
+ * address space can hold, such as SIZE_MAX), EMFILE or ENFILE (no
+ * descriptor left), or EINVAL for a stack_size below 16 KiB. */
 FUT_API fut_loop_t *fut_loop_new(const fut_loop_opts *opts);
 
 /* Queues a new coroutine running fn(arg) on l, from any thread, and
@@ -722,6 +730,116 @@ FUT_API size_t fut_chan_len(const fut_chan_t *c);
  * uses freed memory: as with any object, stop using c before freeing it.
  * Buffered values are dropped (not freed).  Does not wait.  NULL is fine. */
 FUT_API void fut_chan_free(fut_chan_t *c);
+
+/* ======================================================================
+ * 7. Waiting on the outside world: descriptors, child processes, signals
+ * ======================================================================
+ *
+ * Where they wait.  In a coroutine these calls suspend only that coroutine
+ * until the descriptor is ready; its loop waits for all its coroutines'
+ * descriptors with one epoll_wait per turn, which is also where the loop
+ * sleeps when it has nothing to run (a wake-up from another thread reaches
+ * that call through an eventfd).  On a plain thread, and in a pool job,
+ * they block the calling thread in poll(2) (a pool thread does not run
+ * other jobs meanwhile).  "May wait" applies to every call below.
+ *
+ * Common rules.
+ *   - Returns: 0 or an errno code; the system call's own codes pass through
+ *     (read(2), write(2), accept(2), connect(2), waitpid(2)).  EINVAL: a
+ *     NULL where a pointer is required, a timeout below FUT_FOREVER.  A
+ *     negative descriptor is EBADF.
+ *   - Timeouts: FUT_FOREVER, or milliseconds; 0 only checks (one attempt,
+ *     or one poll(2) with a zero timeout): ETIMEDOUT when it would wait.
+ *   - Cancellation: a coroutine cancelled while it waits in one of these
+ *     calls is woken with ECANCELED, and the call has done nothing more to
+ *     the descriptor than it had before it waited (fut_write: *written
+ *     says what went out before).  A coroutine already cancelled gets
+ *     ECANCELED at once, before the descriptor is touched.
+ *   - Many coroutines and threads may wait on one descriptor at once, for
+ *     the same or different events: each one whose event comes is woken.
+ *   - Ownership: descriptors passed in stay the caller's.  The library
+ *     never closes them and never changes their flags (O_NONBLOCK belongs
+ *     to the open file, which other processes may share).
+ *   - Thread-safety: every call is thread-safe.
+ *
+ * A blocking descriptor passed in never blocks the loop: sockets are read
+ * and written with MSG_DONTWAIT; any other blocking descriptor is read
+ * only once poll readiness says a read will not block, and written in
+ * pieces of PIPE_BUF bytes after POLLOUT.  The one exception: another
+ * reader (writer) of the same pipe emptying (filling) it between the
+ * readiness and the call; give such descriptors O_NONBLOCK.
+ *
+ * A descriptor closed while a coroutine or thread waits on it.  Close a
+ * descriptor after its waiters have returned (cancel them first): that is
+ * the clean way.  If it is closed under a waiter anyway, the kernel drops
+ * the loop's registration (poll(2) keeps watching the old file), so the
+ * library checks each wait that has lasted a second, then at doubling
+ * intervals up to 8 s: a wait whose descriptor was closed (or closed and
+ * its number given to another file) returns EBADF, and the loop forgets
+ * the registration.  If the file stays open through another descriptor (a
+ * dup, a forked child), the kernel keeps the registration until that last
+ * copy closes; it is one-shot, so it reports at most one more event, which
+ * the loop recognises and drops: no stale wake-up, no busy loop.
+ *
+ * SIGPIPE.  Writing to a socket or pipe whose reader has gone returns EPIPE
+ * and never raises SIGPIPE in the process: sockets are written with
+ * MSG_NOSIGNAL; other descriptors with SIGPIPE blocked in the calling
+ * thread for the write, the SIGPIPE it raised consumed.  The process's
+ * signal dispositions are never changed.
+ */
+
+/* Waits until fd is ready for events (POLLIN and/or POLLOUT from <poll.h>;
+ * any other bit, or neither, is EINVAL).  Returns 0 with *revents (may be
+ * NULL) set as poll(2) would: the requested events that are ready, plus
+ * POLLERR and POLLHUP; ETIMEDOUT; ECANCELED; EBADF (fd is not open, or was
+ * closed while waiting); EINVAL.  A regular file is always ready. */
+FUT_API int fut_io_wait(int fd, short events, long timeout_ms, short *revents);
+
+/* Waits until at least one byte can be read from fd, then reads up to len
+ * bytes into buf (one read).  Returns 0 with *got set (*got == 0: end of
+ * file; also for len == 0, which does not wait); read(2)'s error codes
+ * (ECONNRESET, EBADF, EISDIR...); ETIMEDOUT; ECANCELED (nothing was read);
+ * EINVAL (got NULL, buf NULL with len > 0).  *got is 0 on any error. */
+FUT_API int fut_read(int fd, void *buf, size_t len, size_t *got, long timeout_ms);
+
+/* Writes all len bytes of buf to fd, waiting whenever it is full.  Returns
+ * 0 once all are written; otherwise write(2)'s error code (EPIPE: the
+ * reader has gone, with no SIGPIPE; ECONNRESET; EBADF...), ETIMEDOUT (a
+ * peer that stopped reading) or ECANCELED, with *written (may be NULL)
+ * saying how many bytes went out before it stopped. */
+FUT_API int fut_write(int fd, const void *buf, size_t len, size_t *written, long timeout_ms);
+
+/* Waits for a connection on listen_fd and accepts it: 0 with *fd the new
+ * connection, non-blocking and close-on-exec, owned by the caller (*fd is
+ * -1 on any error).  accept(2)'s codes: EMFILE/ENFILE (no descriptor left:
+ * the connection stays queued; the caller decides when to try again),
+ * EINVAL (not listening)...; connections that died in the queue are
+ * skipped; ETIMEDOUT; ECANCELED.  A blocking listen_fd is accepted from
+ * only after poll readiness (see "A blocking descriptor" above). */
+FUT_API int fut_accept(int listen_fd, int *fd, long timeout_ms);
+
+/* Connects the non-blocking socket fd to addr and waits until the
+ * connection is made: 0, or its error code (ECONNREFUSED, ENETUNREACH,
+ * EISCONN...).  EINVAL if fd is blocking (connect(2) would block the
+ * caller) or addr is NULL.  On ETIMEDOUT or ECANCELED the attempt goes on
+ * in the kernel: close fd, or call fut_connect again to wait for it. */
+FUT_API int fut_connect(int fd, const struct sockaddr *addr, socklen_t len, long timeout_ms);
+
+/* Waits for the child pid to exit and reaps it: 0 with *status (may be
+ * NULL) as waitpid(2) sets it; ECHILD (pid is not an unreaped child of the
+ * caller); ETIMEDOUT or ECANCELED (the child is left unreaped); EINVAL (pid
+ * <= 0).  Waits on a pidfd (pidfd_open, Linux 5.3), a descriptor of its own
+ * for the call; where there is none (an older kernel, a seccomp filter, no
+ * descriptor left) it asks waitpid(WNOHANG) at intervals doubling from 1 ms
+ * to 50 ms.  SIGCHLD set to SIG_IGN reaps children itself: then ECHILD. */
+FUT_API int fut_waitpid(pid_t pid, int *status, long timeout_ms);
+
+/* Waits for one of the signals in set and takes it: 0 with *signo (may be
+ * NULL).  The caller must have blocked those signals in every thread
+ * (pthread_sigmask before starting threads), or they are delivered as
+ * usual and never seen here.  Uses a signalfd of its own for the call.
+ * ETIMEDOUT; ECANCELED (no signal taken); EINVAL (set NULL or empty). */
+FUT_API int fut_signal_wait(const sigset_t *set, int *signo, long timeout_ms);
 
 #ifdef __cplusplus
 }

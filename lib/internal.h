@@ -23,6 +23,10 @@
  *     group.c    task groups: members of any executor, first failure
  *                cancels the rest (public calls and the waiter only)
  *     chan.c     channels (struct fut_chan is private to it)
+ *     io.c       waiting on descriptors, child processes and signals:
+ *                through the scheduler's fd_wait (a coroutine), else
+ *                poll(2) on the calling thread
+ *     ioset.c    an epoll set with its eventfd (the loop's, ioset.h)
  *     pool.c     the thread pool (an executor and a scheduler)
  *     loop.c     the cooperative loop (an executor and a scheduler)
  *
@@ -274,6 +278,17 @@ struct fut__sched_ops {
      * may have completed some of fs (the caller looks again).  May be
      * NULL. */
     bool (*before_wait)(struct fut__sched *s, future_t *const fs[], size_t n);
+    /* Waits in the calling context until fd is ready for `events`
+     * (EPOLLIN, EPOLLOUT) or the deadline: 0 with *revents (poll(2)'s
+     * bits), ETIMEDOUT, ECANCELED, EBADF, EINVAL, ENOMEM.  `drained`: the
+     * caller has just seen EAGAIN on fd.  NULL: the context cannot wait on
+     * descriptors itself and io.c blocks the thread in poll(2). */
+    int (*fd_wait)(struct fut__sched *s, int fd, uint32_t events, bool drained,
+                   uint64_t deadline, uint32_t *revents);
+    /* The short-read hint (io.c, ioset.h): whether a read of fd should wait
+     * for readiness first, and what the last read said.  NULL with fd_wait. */
+    bool (*fd_drained)(struct fut__sched *s, int fd);
+    void (*fd_read_was_short)(struct fut__sched *s, int fd, bool is_short);
 };
 
 struct fut__sched {

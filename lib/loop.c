@@ -17,10 +17,20 @@
  *   4. finish    once main's future is complete, cancel every coroutine
  *                still alive (each runs to its end) and every spawn not
  *                yet started
- *   5. sleep     nothing ready: sleep until the next deadline or a remote
- *                hand-over, through the thread's own scheduler (the one
- *                outside the loop): a plain thread parks, a pool thread
- *                keeps running its pool's jobs (no polling either way)
+ *   5. sleep     nothing ready: sleep until the next deadline, a ready
+ *                descriptor or a remote hand-over.  On a plain thread that
+ *                is one epoll_wait on the loop's epoll set (ioset.c), the
+ *                next timer giving its timeout; remote hand-overs write the
+ *                set's eventfd.  A loop run inside a pool job sleeps through
+ *                the worker's scheduler instead, which keeps running the
+ *                pool's jobs (see loop_sleep for its descriptors)
+ *
+ * Descriptors.  A coroutine waiting on a descriptor (the scheduler's fd_wait,
+ * for io.c) links a fut__fdwait, which embeds the core's waiter node, into
+ * the loop's epoll set and suspends in coro_block like any other wait; the
+ * loop collects readiness once per turn while coroutines wait on
+ * descriptors (with a zero timeout when others are ready to run) and in
+ * phase 5, and notifies the waiters, which makes them ready.
  *
  * The loop as the core sees it: an executor (struct fut__exec: cancelling
  * a started coroutine wakes it with ECANCELED) and, while a coroutine runs,
@@ -61,9 +71,11 @@
  */
 #include "internal.h"
 #include "heap.h"
+#include "ioset.h"
 #include "stack.h"
 #include "coro/ctx.h"
 
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +88,11 @@
  * hand-over, timers), so they are delayed by at most that many steps. */
 #define DIRECT_MAX 64
 #define MIN_STACK (16u * 1024u)
+/* A loop nested in a pool job with coroutines waiting on descriptors cannot
+ * sleep in epoll_wait (the worker must keep running jobs): it re-checks its
+ * descriptors after this long, doubling up to the max while idle. */
+#define NESTED_RECHECK_FIRST_NS 1000000u
+#define NESTED_RECHECK_MAX_NS 10000000u
 
 enum coro_state {
     C_READY,     /* on the run queue */
@@ -129,6 +146,9 @@ struct fut_loop {
                                        wanted soon (a hint); loop thread */
     struct fut__heap timers;        /* loop thread */
     bool in_sleep;                  /* phase 5 in progress; loop thread */
+    struct fut__ioset io;           /* epoll set and eventfd: loop thread,
+                                       but the eventfd is written by anyone */
+    uint64_t nested_recheck;        /* loop_sleep in a pool job; loop thread */
 
     pthread_mutex_t mu;
     struct fut__fifo spawned;       /* spawned by other threads; guarded by mu */
@@ -401,6 +421,12 @@ static void coro_settle(struct fut__waiter *w)
     }
 }
 
+/* Waiting on a descriptor: below, with the epoll set. */
+static int coro_fd_wait(struct fut__sched *s, int fd, uint32_t events, bool drained,
+                        uint64_t deadline, uint32_t *revents);
+static bool coro_fd_drained(struct fut__sched *s, int fd);
+static void coro_fd_read_was_short(struct fut__sched *s, int fd, bool is_short);
+
 static const struct fut__sched_ops coro_ops = {
     .who = coro_who,
     .block = coro_block,
@@ -410,6 +436,9 @@ static const struct fut__sched_ops coro_ops = {
     .deliver = coro_deliver,
     .shield = coro_shield,
     .before_wait = NULL,
+    .fd_wait = coro_fd_wait,
+    .fd_drained = coro_fd_drained,
+    .fd_read_was_short = coro_fd_read_was_short,
 };
 
 /* The executor's cancel of a started coroutine (future_cancel). */
@@ -608,17 +637,79 @@ static void begin_finish(struct fut_loop *l)
             fut__complete(f, FUTURE_PENDING, FUTURE_CANCELLED, NULL, ECANCELED);
 }
 
-/* Phase 5: sleeps until the next deadline or a hand-over, through the
- * thread's scheduler outside the loop (a pool worker's keeps running its
- * pool's jobs meanwhile).  The sleeper node is published under mu; whoever
- * hands something over takes it off and notifies it. */
+/* The loop's own sleep (phase 5 on a plain thread): its waiter is fired
+ * by writing the eventfd its epoll_wait watches.  The eventfd is written
+ * before fired is published: once the loop sees fired it may leave, finish
+ * and free itself, so the firer touches nothing after that store. */
+static void epsleep_wake(struct fut__waiter *w)
+{
+    struct fut_loop *l = w->who;
+    fut__ioset_wake(&l->io);
+    atomic_store_explicit(&w->fired, 1, memory_order_release);
+}
+
+static void epsleep_settle(struct fut__waiter *w)
+{
+    while (!fut__waiter_fired(w))
+        sched_yield();
+}
+
+/* Only wake and settle are used: the loop waits in epoll_wait itself. */
+static const struct fut__sched_ops epsleep_ops = {
+    .who = NULL,
+    .block = NULL,
+    .wake = epsleep_wake,
+    .settle = epsleep_settle,
+    .cancelled = NULL,
+    .before_wait = NULL,
+};
+static struct fut__sched epsleep_sched = {&epsleep_ops, NULL};
+
+/* Phase 5: sleeps until the next deadline, a ready descriptor or a
+ * hand-over.  The sleeper node is published under mu; whoever hands
+ * something over takes it off and notifies it (take_sleeper_locked /
+ * notify_sleeper).
+ *
+ * On a plain thread the sleep is the epoll_wait that collects readiness,
+ * and the notification writes the eventfd it watches: one sleeping call
+ * for everything.
+ *
+ * Inside a pool job (the thread's outer scheduler is a pool worker's) the
+ * loop sleeps through the worker's block, which keeps running the pool's
+ * jobs while it waits (a job of that pool may be what a coroutine waits
+ * for) and is woken by hand-overs, new jobs and the deadline, but not by a
+ * descriptor.  So while coroutines wait on descriptors, such a loop first
+ * collects readiness without waiting, and then sleeps at most
+ * nested_recheck (1 ms, doubling to 10 ms while nothing comes): a
+ * descriptor that becomes ready is noticed within that bound.  That is a
+ * bounded re-check, not a busy loop; a loop on a plain thread never does
+ * it. */
 static void loop_sleep(struct fut_loop *l)
 {
     const struct fut__hent *e = fut__heap_min(&l->timers);
     uint64_t deadline = e ? e->when : FUT_NO_DEADLINE;
+    uint64_t check = fut__ioset_next_check(&l->io);
+    if (check < deadline)
+        deadline = check;
+    bool plain = l->sched.outer == NULL;
+    if (!plain && l->io.nwait) {
+        if (fut__ioset_poll(&l->io, 0) || l->rq.head) {
+            l->nested_recheck = NESTED_RECHECK_FIRST_NS;
+            return;
+        }
+        uint64_t cap = fut__now_ns() + l->nested_recheck;
+        if (cap < deadline)
+            deadline = cap;
+        if (l->nested_recheck < NESTED_RECHECK_MAX_NS)
+            l->nested_recheck *= 2;
+    }
     struct fut__waiter w;
     struct fut__wnode node;
     fut__waiter_init(&w, 1, 1);        /* the outer scheduler's waiter */
+    if (plain) {
+        w.sched = &epsleep_sched;      /* fired through the eventfd */
+        w.who = l;
+    }
     node.w = &w;
     pthread_mutex_lock(&l->mu);
     bool idle = !l->spawned.head && fut__dlist_empty(&l->remote);
@@ -627,9 +718,13 @@ static void loop_sleep(struct fut_loop *l)
     pthread_mutex_unlock(&l->mu);
     uint32_t unlinked = 1;
     if (idle) {
-        l->in_sleep = true;
-        fut__waiter_block(&w, deadline);
-        l->in_sleep = false;
+        if (plain) {
+            fut__ioset_poll(&l->io, deadline);
+        } else {
+            l->in_sleep = true;
+            fut__waiter_block(&w, deadline);
+            l->in_sleep = false;
+        }
         pthread_mutex_lock(&l->mu);
         unlinked = l->sleeper == &node;
         if (unlinked)
@@ -637,6 +732,59 @@ static void loop_sleep(struct fut_loop *l)
         pthread_mutex_unlock(&l->mu);
     }
     fut__waiter_leave(&w, unlinked);
+}
+
+/* ---------------------------------------------------------------------
+ * Waiting on a descriptor (io.c's way in; ioset.h)
+ * ------------------------------------------------------------------- */
+
+static bool coro_fd_drained(struct fut__sched *s, int fd)
+{
+    return fut__ioset_drained(&fut__container_of(s, struct fut_loop, sched)->io, fd);
+}
+
+static void coro_fd_read_was_short(struct fut__sched *s, int fd, bool is_short)
+{
+    fut__ioset_set_drained(&fut__container_of(s, struct fut_loop, sched)->io, fd, is_short);
+}
+
+static int coro_fd_wait(struct fut__sched *s, int fd, uint32_t events, bool drained,
+                        uint64_t deadline, uint32_t *revents)
+{
+    struct fut_loop *l = fut__container_of(s, struct fut_loop, sched);
+    int rc = coro_cancelled(s);
+    if (rc)
+        return rc;
+    struct fut__waiter w;
+    struct fut__fdwait fw;
+    memset(&fw, 0, sizeof fw);
+    fw.fd = fd;
+    fw.events = events;
+    fw.drained = drained;
+    fut__waiter_init(&w, 1, 1);
+    fw.node.w = &w;
+    rc = fut__ioset_add(&l->io, &fw);
+    if (rc) {
+        fut__waiter_leave(&w, 1);
+        if (rc != EPERM)
+            return rc;
+        *revents = events;             /* a regular file: always ready (poll) */
+        return 0;
+    }
+    /* If the descriptor is closed under us, the loop's check of long waits
+     * ends this one with POLLNVAL (ioset.h). */
+    rc = fut__waiter_block(&w, deadline);
+    bool unlinked = fut__ioset_del(&l->io, &fw);
+    fut__waiter_leave(&w, unlinked);
+    if (!unlinked && rc == ETIMEDOUT)
+        rc = 0;                        /* ready as time ran out: it counts */
+    if (rc == 0) {
+        if (fw.revents & POLLNVAL)
+            return EBADF;
+        *revents = fw.revents;
+        return 0;
+    }
+    return rc;
 }
 
 /* ---------------------------------------------------------------------
@@ -661,12 +809,21 @@ fut_loop_t *fut_loop_new(const fut_loop_opts *opts)
         errno = rc;
         return NULL;
     }
+    rc = fut__ioset_init(&l->io);
+    if (rc) {
+        fut__stacks_destroy(&l->stacks);
+        free(l);
+        errno = rc;
+        return NULL;
+    }
     if (pthread_mutex_init(&l->mu, NULL) != 0) {
+        fut__ioset_destroy(&l->io);
         fut__stacks_destroy(&l->stacks);
         free(l);
         errno = ENOMEM;
         return NULL;
     }
+    l->nested_recheck = NESTED_RECHECK_FIRST_NS;
     l->stacks.cache = true;            /* warm stacks for the process's next loop */
     l->exec.ops = &coro_exec_ops;
     l->sched.ops = &coro_ops;
@@ -775,6 +932,10 @@ int fut_loop_run(fut_loop_t *l, fut_fn main_fn, void *arg, void **result)
         if (atomic_load_explicit(&l->remote_pending, memory_order_relaxed))
             drain_remote(l);
         run_timers(l);
+        /* Readiness once per turn while coroutines wait on descriptors and
+         * others are ready (when none is, phase 5 collects it). */
+        if (FUT_UNLIKELY(l->io.nwait) && l->rq.head)
+            fut__ioset_poll(&l->io, 0);
         /* Checked every turn, not only when idle: a leftover that keeps
          * yielding is always ready and must still be cancelled. */
         if (!finishing && future_done(mainf)) {
@@ -825,6 +986,7 @@ void fut_loop_free(fut_loop_t *l)
         future_release(f);
     }
     fut__heap_free(&l->timers);
+    fut__ioset_destroy(&l->io);
     fut__stacks_destroy(&l->stacks);
     pthread_mutex_destroy(&l->mu);
     free(l);

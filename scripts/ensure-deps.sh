@@ -3,7 +3,8 @@
 # ensure-deps.sh WHAT... - install the Debian packages a make target needs
 # when they are missing, saying so.  WHAT:
 #   check   the Check unit-test framework and pkg-config; python3 (the man
-#           page check); and a decimal-comma locale, de_DE.UTF-8, for the
+#           page check, the Python examples and the documentation's
+#           figures check); and a decimal-comma locale, de_DE.UTF-8, for the
 #           trace tests (generated with localedef from Debian's `locales`)
 #   lint    clang-tidy, clang, cppcheck and mandoc (`make lint`)
 #   consumers  cmake, g++, clang++ and man-db (CI builds programs against

@@ -114,5 +114,5 @@ echo
 echo "minutes: measured wall time / story minute; story: what the story says;"
 echo "cores busy: the onions' CPU time / wall time (below the thread count when"
 echo "other programs share the cores: then the onions take longer)."
-echo "Timelines of these runs: doc/img/timeline-*.svg (scripts/timelines.sh)."
+echo "Timelines of such runs: doc/img/timeline-*.svg (make docs-figures draws them)."
 exit $failed
