@@ -239,6 +239,18 @@ ck_shim_fail(const char *file, int line, const char *fmt, ...)
 #define ck_assert_str_eq(X, Y) CK_SHIM_STR(X, ==, Y)
 #define ck_assert_str_ne(X, Y) CK_SHIM_STR(X, !=, Y)
 
+#define CK_SHIM_MEM(X, OP, Y, L)                                            \
+    do {                                                                    \
+        const void *ck_x_ = (X), *ck_y_ = (Y);                              \
+        size_t ck_l_ = (L);                                                 \
+        if (!(memcmp(ck_x_, ck_y_, ck_l_) OP 0))                            \
+            ck_shim_fail(__FILE__, __LINE__,                                \
+                         "Assertion '%s' failed: %zu bytes at %s and %s",   \
+                         #X " " #OP " " #Y, ck_l_, #X, #Y);                 \
+    } while (0)
+#define ck_assert_mem_eq(X, Y, L) CK_SHIM_MEM(X, ==, Y, L)
+#define ck_assert_mem_ne(X, Y, L) CK_SHIM_MEM(X, !=, Y, L)
+
 /* ---- running ----------------------------------------------------------- */
 
 static inline double ck_shim_now(void)
