@@ -31,6 +31,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/select.h>   /* sigset_t, also under a strict -std=c11 */
 #include <sys/socket.h>
 #include <sys/types.h>
 

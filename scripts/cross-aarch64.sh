@@ -118,7 +118,7 @@ run() {
     echo "== aarch64 $name: ${*} under $(basename "$QEMU")" \
          "(CK_TIMEOUT_MULTIPLIER=$CK_TIMEOUT_MULTIPLIER FUT_TEST_ROUNDS_DIV=$FUT_TEST_ROUNDS_DIV${PIN[*]:+, ${PIN[*]}})"
     local log=$dir/tests.log
-    EXAMPLES_DIR=$wrap "${PIN[@]}" scripts/run-tests.sh "${qbins[@]}" 2>&1 | tee "$log"
+    FUT_TEST_EMULATED=1 EXAMPLES_DIR=$wrap "${PIN[@]}" scripts/run-tests.sh "${qbins[@]}" 2>&1 | tee "$log"
     local rc=${PIPESTATUS[0]}
     summary+=("$name: $(tail -n 2 "$log" | grep -E 'passed, [0-9]+ failed' || echo 'no summary (crashed?)')")
     [ "$rc" -eq 0 ] || status=1

@@ -28,7 +28,7 @@
  * ------------------------------------------------------------------- */
 
 /* A coroutine that waits in one call and records what it returned. */
-enum how { GET, GATHER, WAIT, WAIT_ANY, WAIT_NEXT, WAIT_FOR, SLEEP };
+enum how { H_GET, H_GATHER, H_WAIT, H_WAIT_ANY, H_WAIT_NEXT, H_WAIT_FOR, H_SLEEP };
 
 struct waiter {
     enum how how;
@@ -62,30 +62,30 @@ static void *waiter_body(void *arg)
     struct waiter *w = arg;
     atomic_store(&w->waiting, 1);
     switch (w->how) {
-    case GET:
+    case H_GET:
         w->rc = future_get(w->fs[0], &w->value);
         break;
-    case GATHER:
+    case H_GATHER:
         w->rc = future_gather(w->fs, w->n, w->values, w->timeout_ms);
         break;
-    case WAIT:
+    case H_WAIT:
         w->rc = future_wait(w->fs[0], w->timeout_ms);
         break;
-    case WAIT_ANY: {
+    case H_WAIT_ANY: {
         size_t idx;
         w->rc = future_wait_any(w->fs, w->n, w->timeout_ms, &idx);
         break;
     }
-    case WAIT_NEXT: {
+    case H_WAIT_NEXT: {
         bool done[8] = {false};
         size_t idx;
         w->rc = future_wait_next(w->fs, w->n, done, w->timeout_ms, &idx);
         break;
     }
-    case WAIT_FOR:
+    case H_WAIT_FOR:
         w->rc = future_wait_for(w->fs[0], w->timeout_ms, &w->value);
         break;
-    case SLEEP:
+    case H_SLEEP:
         w->rc = fut_sleep(60000);
         break;
     }
@@ -157,7 +157,7 @@ static void *get_promise_main(void *arg)
 START_TEST(flow_get_cancels_awaited_promise)
 {
     struct waiter w;
-    waiter_init(&w, GET);
+    waiter_init(&w, H_GET);
     w.fs[0] = promise();
     w.n = 1;
     run_ok(get_promise_main, &w);
@@ -297,7 +297,7 @@ START_TEST(flow_get_cancels_queued_job_never_runs)
     future_t *blk = fut_pool_submit(q.p, tu_blocker_job, &q.b);
     ck_assert_ptr_nonnull(blk);
     tu_gate_wait(&q.b.started);
-    waiter_init(&q.w, GET);
+    waiter_init(&q.w, H_GET);
     q.w.fs[0] = fut_pool_submit(q.p, tu_count_job, &q.runs);
     ck_assert_ptr_nonnull(q.w.fs[0]);
     q.w.n = 1;
@@ -339,7 +339,7 @@ START_TEST(flow_get_cancels_child_coroutine)
     struct child_case k;
     memset(&k, 0, sizeof k);
     child_init(&k.c, NULL);
-    waiter_init(&k.w, GET);
+    waiter_init(&k.w, H_GET);
     run_ok(child_case_main, &k);
     tu_assert_rc(k.w.rc, ECANCELED);
     tu_assert_rc(k.c.rc, ECANCELED);   /* woken from its sleep */
@@ -378,7 +378,7 @@ START_TEST(flow_through_a_chain_of_gets)
     memset(&k, 0, sizeof k);
     k.p = promise();
     child_init(&k.b, k.p);
-    waiter_init(&k.a, GET);
+    waiter_init(&k.a, H_GET);
     run_ok(chain_main, &k);
     tu_assert_rc(k.a.rc, ECANCELED);
     tu_assert_rc(k.b.rc, ECANCELED);
@@ -419,7 +419,7 @@ START_TEST(flow_get_running_job_not_stopped_returns_at_once)
     r.job = fut_pool_submit(r.p, tu_blocker_job, &r.b);
     ck_assert_ptr_nonnull(r.job);
     tu_gate_wait(&r.b.started);
-    waiter_init(&r.w, GET);
+    waiter_init(&r.w, H_GET);
     r.w.fs[0] = r.job;
     r.w.n = 1;
     run_ok(running_job_main, &r);
@@ -489,7 +489,7 @@ static void gather_case_run(long timeout_ms)
     tu_blocker_init(&g.b, V(5));
     atomic_init(&g.queued_runs, 0);
     child_init(&g.c, NULL);
-    waiter_init(&g.w, GATHER);
+    waiter_init(&g.w, H_GATHER);
     g.w.timeout_ms = timeout_ms;
     g.w.n = G_N;
     g.w.fs[G_DONE] = promise();
@@ -555,13 +555,13 @@ static void *no_flow_main(void *arg)
 START_TEST(flow_wait_wait_any_wait_next_sleep_cancel_nothing)
 {
     struct waiter ws[4];
-    enum how hows[4] = {WAIT, WAIT_ANY, WAIT_NEXT, SLEEP};
+    enum how hows[4] = {H_WAIT, H_WAIT_ANY, H_WAIT_NEXT, H_SLEEP};
     for (int i = 0; i < 4; i++) {
         waiter_init(&ws[i], hows[i]);
-        if (hows[i] != SLEEP) {
+        if (hows[i] != H_SLEEP) {
             ws[i].fs[0] = promise();
             ws[i].fs[1] = promise();
-            ws[i].n = hows[i] == WAIT ? 1 : 2;
+            ws[i].n = hows[i] == H_WAIT ? 1 : 2;
         }
         ws[i].after = promise();
     }
@@ -787,7 +787,7 @@ START_TEST(shield_coroutine_awaiting_it_cancelled_f_goes_on)
 {
     struct shield_wait s;
     s.inner = promise();
-    waiter_init(&s.w, GET);
+    waiter_init(&s.w, H_GET);
     s.w.fs[0] = future_shield(s.inner);
     ck_assert_ptr_nonnull(s.w.fs[0]);
     s.w.n = 1;
@@ -1188,7 +1188,7 @@ END_TEST
 START_TEST(wait_for_cancelled_coroutine_cancels_f)
 {
     struct waiter w;
-    waiter_init(&w, WAIT_FOR);
+    waiter_init(&w, H_WAIT_FOR);
     w.fs[0] = promise();
     w.n = 1;
     w.timeout_ms = 60000;

@@ -799,6 +799,8 @@ END_TEST
  * tops), trimmed to their top page; another stack size does not get them. */
 START_TEST(stack_cache_keeps_stacks_warm_across_allocators)
 {
+    if (tu_emulated("stack_cache_keeps_stacks_warm_across_allocators"))
+        return;
     enum { N = 20 };
     struct fut__stacks s;
     struct fut__stack st[N];

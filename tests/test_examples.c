@@ -646,6 +646,8 @@ END_TEST
 
 START_TEST(structured_timeout_deadline_for_the_group)
 {
+    if (tu_emulated("structured_timeout_deadline_for_the_group"))
+        return;
     static struct run r;
     run_example("timeout", NULL, &r);
     ck_assert_msg(r.status == 0, "timeout exit %d\n%s", r.status, r.out);

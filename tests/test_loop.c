@@ -2426,6 +2426,8 @@ static long run_naps_faults(long n)
 
 START_TEST(loop_second_loop_reuses_warm_stacks)
 {
+    if (tu_emulated("loop_second_loop_reuses_warm_stacks"))
+        return;
     long first = run_naps_faults(300);
     long second = run_naps_faults(300);
     long third = run_naps_faults(300);

@@ -107,6 +107,20 @@ static inline long tu_rounds(long n)
 }
 #define TU_ROUNDS(n) tu_rounds(n)
 
+/* True under CPU emulation (scripts/cross-aarch64.sh sets
+ * FUT_TEST_EMULATED=1 for its qemu-user runs).  qemu-user does not model
+ * page residency (mincore), page-fault counts, wall-clock story timing or
+ * fork() of a process with running threads faithfully; the few cases that
+ * measure those skip there, saying so. */
+static inline bool tu_emulated(const char *what)
+{
+    const char *e = getenv("FUT_TEST_EMULATED");
+    if (!e || strcmp(e, "1") != 0)
+        return false;
+    printf("%s: skipped under CPU emulation (FUT_TEST_EMULATED=1)\n", what);
+    return true;
+}
+
 /* ---------------------------------------------------------------------
  * Time (CLOCK_MONOTONIC)
  * ------------------------------------------------------------------- */

@@ -236,6 +236,17 @@ ck_shim_fail(const char *file, int line, const char *fmt, ...)
                          #X " " #OP " " #Y, #X, ck_x_ ? ck_x_ : "(null)", #Y, \
                          ck_y_ ? ck_y_ : "(null)");                         \
     } while (0)
+#define CK_SHIM_MEM(X, OP, Y, L)                                            \
+    do {                                                                    \
+        const void *ck_x_ = (X), *ck_y_ = (Y);                              \
+        size_t ck_l_ = (size_t)(L);                                         \
+        if (!(memcmp(ck_x_, ck_y_, ck_l_) OP 0))                            \
+            ck_shim_fail(__FILE__, __LINE__,                                \
+                         "Assertion '%s' failed over %zu bytes",            \
+                         #X " " #OP " " #Y, ck_l_);                         \
+    } while (0)
+#define ck_assert_mem_eq(X, Y, L) CK_SHIM_MEM(X, ==, Y, L)
+#define ck_assert_mem_ne(X, Y, L) CK_SHIM_MEM(X, !=, Y, L)
 #define ck_assert_str_eq(X, Y) CK_SHIM_STR(X, ==, Y)
 #define ck_assert_str_ne(X, Y) CK_SHIM_STR(X, !=, Y)
 
