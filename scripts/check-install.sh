@@ -17,9 +17,9 @@
 #   3. find_package's version rules (0.Y: only 0.Y.*) and a moved prefix
 #      (`pkg-config --define-prefix`, and the CMake package relative to
 #      itself)
-#   4. the installed header compiled alone as C11, C17 and C2x (with
-#      _POSIX_C_SOURCE) and in the compilers' default mode with gcc and
-#      clang, and as C++11 and C++17 with g++ and clang++, warnings as errors
+#   4. the installed header compiled alone as C11, C17 and C2x (strict
+#      ISO modes) and in the compilers' default mode with gcc and clang, and
+#      as C++11 and C++17 with g++ and clang++, warnings as errors
 #   5. `man -l` renders every installed page (and the aliases resolve)
 #
 # Installs cmake, g++ and clang when missing (scripts/ensure-deps.sh
@@ -130,14 +130,9 @@ mv "$moved" "$prefix"
 # ---- 4. the header alone, as C and C++ ---------------------------------
 printf '#include <futures.h>\nint main(void) { return fut_version() == FUTURES_VERSION ? 0 : 1; }\n' > "$tmp/h.c"
 printf '#include <futures.h>\nint main() { return fut_version() == FUTURES_VERSION ? 0 : 1; }\n' > "$tmp/h.cc"
-# Strict ISO modes hide POSIX's declarations, and the header's I/O calls
-# use POSIX types (sigset_t): there a program asks for POSIX as any POSIX
-# program does (_POSIX_C_SOURCE=200809L), as the README says.  The
-# compiler's default mode (gnu17) needs nothing.
 for cc in gcc clang; do
     for std in c11 c17 c2x; do
-        run "header alone: $cc -std=$std -D_POSIX_C_SOURCE=200809L" "$cc" -std=$std \
-            -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Wstrict-prototypes \
+        run "header alone: $cc -std=$std" "$cc" -std=$std -Wall -Wextra -Wpedantic -Wstrict-prototypes \
             -Werror -I"$prefix/include" -c "$tmp/h.c" -o "$tmp/h.o"
     done
     run "header alone: $cc (its default mode)" "$cc" -Wall -Wextra -Wpedantic -Wstrict-prototypes \

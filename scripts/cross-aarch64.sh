@@ -33,21 +33,15 @@
 # its own stores in order).
 # Pinned, the emulated threads still interleave at every preemption.
 #
-# Left out under qemu-user (CK_SHIM_SKIP), because they measure what the
-# emulator does not emulate, each checked here on a small program:
-#   stack_cache_keeps_stacks_warm_across_allocators (test_coro): mincore(2)
-#     over a range with a PROT_NONE page (a guard: qemu ignores
-#     MADV_GUARD_INSTALL, so guards are mprotect'ed) fails with ENOMEM under
-#     qemu-user, where Linux answers;
-#   loop_second_loop_reuses_warm_stacks (test_loop): counts the process's
-#     minor page faults (getrusage), which under qemu-user are the
-#     emulator's own;
-#   misuse_fork_with_live_pool (test_misuse): a child forked from a guest
-#     with threads running that starts a thread kills qemu 7.2
-#     ("qemu_plugin_vcpu_init_hook: assertion failed"; exit 127).
-# The examples that test_examples runs get a 5x longer story minute
-# (LUNCH_MINUTE_MS, set in their wrappers): under emulation a 20 ms minute
-# lets start-up alone shift the story by a minute.
+# The few cases that measure what qemu-user does not emulate skip
+# themselves under FUT_TEST_EMULATED=1 (tests/testutil.h, tu_emulated),
+# each checked here on a small program: mincore(2) over a range with a
+# PROT_NONE page (a guard: qemu ignores MADV_GUARD_INSTALL, so guards are
+# mprotect'ed) fails with ENOMEM under qemu-user where Linux answers; the
+# process's minor page faults (getrusage) are the emulator's own; a child
+# forked from a guest with threads running that starts a thread kills
+# qemu 7.2 ("qemu_plugin_vcpu_init_hook: assertion failed", exit 127); and
+# a 20 ms story minute lets emulated start-up shift a story by a minute.
 #
 # Also under qemu-user: code runs several times slower, so the per-test
 # timeouts are multiplied (CK_TIMEOUT_MULTIPLIER, default 10) and the
@@ -71,7 +65,6 @@ BUILD=${BUILD:-build-aarch64}
 WERROR=${WERROR:-0}
 export CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-10}
 export FUT_TEST_ROUNDS_DIV=${FUT_TEST_ROUNDS_DIV:-10}
-export CK_SHIM_SKIP=${CK_SHIM_SKIP-stack_cache_keeps_stacks_warm_across_allocators,loop_second_loop_reuses_warm_stacks,misuse_fork_with_live_pool}
 
 SHIM=(CHECK_CFLAGS=-Itests/shim "CHECK_LIBS=-lm -lrt")
 
@@ -100,8 +93,8 @@ run() {
     mkdir -p "$wrap"
     for ex in "$dir"/examples/*; do
         [ -x "$ex" ] || continue
-        printf '#!/bin/sh\nexport LUNCH_MINUTE_MS=$(( ${LUNCH_MINUTE_MS:-100} * 5 ))\nexec "%s" -L "%s" "%s" "$@"\n' \
-            "$QEMU" "$SYSROOT" "$(realpath "$ex")" > "$wrap/${ex##*/}"
+        printf '#!/bin/sh\nexec "%s" -L "%s" "%s" "$@"\n' "$QEMU" "$SYSROOT" "$(realpath "$ex")" \
+            > "$wrap/${ex##*/}"
         chmod +x "$wrap/${ex##*/}"
     done
     local bins=()

@@ -18,8 +18,6 @@
  *     error (E);
  *   - CK_RUN_CASE=name runs only that TCase; CK_FORK=no runs the tests in
  *     the runner's own process, without timeouts (for a debugger);
- *     CK_SHIM_SKIP=test,test (the shim's own) leaves those tests out, each
- *     named on a SKIP line;
  *   - the run ends with Check's summary line, "P%: Checks: N, Failures:
  *     F, Errors: E", which scripts/run-tests.sh reads.
  * Not provided: fixtures, loop tests, the XML/TAP logs.
@@ -250,18 +248,6 @@ ck_shim_fail(const char *file, int line, const char *fmt, ...)
 #define ck_assert_str_eq(X, Y) CK_SHIM_STR(X, ==, Y)
 #define ck_assert_str_ne(X, Y) CK_SHIM_STR(X, !=, Y)
 
-#define CK_SHIM_MEM(X, OP, Y, L)                                            \
-    do {                                                                    \
-        const void *ck_x_ = (X), *ck_y_ = (Y);                              \
-        size_t ck_l_ = (L);                                                 \
-        if (!(memcmp(ck_x_, ck_y_, ck_l_) OP 0))                            \
-            ck_shim_fail(__FILE__, __LINE__,                                \
-                         "Assertion '%s' failed: %zu bytes at %s and %s",   \
-                         #X " " #OP " " #Y, ck_l_, #X, #Y);                 \
-    } while (0)
-#define ck_assert_mem_eq(X, Y, L) CK_SHIM_MEM(X, ==, Y, L)
-#define ck_assert_mem_ne(X, Y, L) CK_SHIM_MEM(X, !=, Y, L)
-
 /* ---- running ----------------------------------------------------------- */
 
 static inline double ck_shim_now(void)
@@ -341,25 +327,10 @@ static inline int ck_shim_run_one(const TCase *tc, const TTest *t)
     return 2;
 }
 
-/* true if name is one of the comma-separated names in list */
-static inline int ck_shim_listed(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = list; p && *p;) {
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == n && strncmp(p, name, n) == 0)
-            return 1;
-        p = e ? e + 1 : NULL;
-    }
-    return 0;
-}
-
 static inline void srunner_run_all(SRunner *sr, enum print_output mode)
 {
     (void)mode;
     const char *only = getenv("CK_RUN_CASE");
-    const char *skip = getenv("CK_SHIM_SKIP");
     int checks = 0, failures = 0, errors = 0;
     printf("Running suite(s): %s\n", sr->s->name);
     for (size_t i = 0; i < sr->s->n; i++) {
@@ -367,10 +338,6 @@ static inline void srunner_run_all(SRunner *sr, enum print_output mode)
         if (only && *only && strcmp(only, tc->name) != 0)
             continue;
         for (size_t k = 0; k < tc->n; k++) {
-            if (ck_shim_listed(skip, tc->tests[k]->name)) {
-                printf("SKIP %s (CK_SHIM_SKIP)\n", tc->tests[k]->name);
-                continue;
-            }
             int r = ck_shim_run_one(tc, tc->tests[k]);
             checks++;
             failures += r == 1;
