@@ -17,8 +17,9 @@
 #   3. find_package's version rules (0.Y: only 0.Y.*) and a moved prefix
 #      (`pkg-config --define-prefix`, and the CMake package relative to
 #      itself)
-#   4. the installed header compiled alone as C11, C17 and C2x with gcc and
-#      clang, and as C++11 and C++17 with g++ and clang++, warnings as errors
+#   4. the installed header compiled alone as C11, C17 and C2x (strict
+#      ISO modes) and in the compilers' default mode with gcc and clang, and
+#      as C++11 and C++17 with g++ and clang++, warnings as errors
 #   5. `man -l` renders every installed page (and the aliases resolve)
 #
 # Installs cmake, g++ and clang when missing (scripts/ensure-deps.sh
@@ -134,6 +135,8 @@ for cc in gcc clang; do
         run "header alone: $cc -std=$std" "$cc" -std=$std -Wall -Wextra -Wpedantic -Wstrict-prototypes \
             -Werror -I"$prefix/include" -c "$tmp/h.c" -o "$tmp/h.o"
     done
+    run "header alone: $cc (its default mode)" "$cc" -Wall -Wextra -Wpedantic -Wstrict-prototypes \
+        -Werror -I"$prefix/include" -c "$tmp/h.c" -o "$tmp/h.o"
 done
 for cxx in g++ clang++; do
     for std in c++11 c++17; do

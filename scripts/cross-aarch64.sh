@@ -33,6 +33,16 @@
 # its own stores in order).
 # Pinned, the emulated threads still interleave at every preemption.
 #
+# The few cases that measure what qemu-user does not emulate skip
+# themselves under FUT_TEST_EMULATED=1 (tests/testutil.h, tu_emulated),
+# each checked here on a small program: mincore(2) over a range with a
+# PROT_NONE page (a guard: qemu ignores MADV_GUARD_INSTALL, so guards are
+# mprotect'ed) fails with ENOMEM under qemu-user where Linux answers; the
+# process's minor page faults (getrusage) are the emulator's own; a child
+# forked from a guest with threads running that starts a thread kills
+# qemu 7.2 ("qemu_plugin_vcpu_init_hook: assertion failed", exit 127); and
+# a 20 ms story minute lets emulated start-up shift a story by a minute.
+#
 # Also under qemu-user: code runs several times slower, so the per-test
 # timeouts are multiplied (CK_TIMEOUT_MULTIPLIER, default 10) and the
 # stress loops shortened (FUT_TEST_ROUNDS_DIV, default 10); the examples
