@@ -7,6 +7,11 @@
 #   make check SANITIZE=thread    ... under ThreadSanitizer (build-thread/)
 #   make check SANITIZE=address   ... under AddressSanitizer + UBSan
 #   make check-shared         the test suite linked against libfutures.so
+#   make stress               the seeded soak (tests/stress/) for STRESS_SECONDS=20,
+#                             SEED=<time-based>, STRESS_THREADS=4, STRESS_SKIP=a,b;
+#                             SANITIZE=thread|address as for check
+#   make fuzz                 the libFuzzer harness (fuzz/, clang, ASan + UBSan)
+#                             for FUZZ_SECONDS=60 from the seeds in fuzz/corpus
 #   make demo                 build and run the main demonstration
 #   make bench                build and run the benchmarks (bench/run.sh)
 #   make docs-figures         run the programs and write every figure and picture
@@ -17,6 +22,10 @@
 #   make man                  regenerate man/man3 from include/futures.h
 #   make install PREFIX=/usr/local DESTDIR=    (and make uninstall)
 #   make CORO=ucontext        use the portable ucontext context switch
+#   make EPOLL=lt|et          the loop's persistent epoll registrations
+#                             (level- / edge-triggered) that were measured
+#                             against the default one-shot ones (build-epoll-*/;
+#                             bench/w7_modes.sh)
 #   make WERROR=1             warnings are errors (CI)
 #   make CC=clang             any C11 compiler
 #
@@ -58,9 +67,10 @@ CC         ?= cc
 SANITIZE   ?=
 CORO       ?= asm
 WERROR     ?= 0
+EPOLL      ?= oneshot
 
 cc_name := $(notdir $(firstword $(CC)))
-config  := $(if $(filter-out cc gcc,$(cc_name)),-$(cc_name))$(if $(filter-out asm,$(CORO)),-$(CORO))$(if $(SANITIZE),-$(SANITIZE))
+config  := $(if $(filter-out cc gcc,$(cc_name)),-$(cc_name))$(if $(filter-out asm,$(CORO)),-$(CORO))$(if $(filter-out oneshot,$(EPOLL)),-epoll-$(EPOLL))$(if $(SANITIZE),-$(SANITIZE))
 BUILD   ?= build$(config)
 
 ARCH := $(shell $(CC) -dumpmachine 2>/dev/null)
@@ -77,14 +87,28 @@ ifeq ($(WERROR),1)
 FUT_CFLAGS += -Werror
 endif
 
+ifeq ($(EPOLL),lt)
+FUT_CPPFLAGS += -DFUT_EPOLL_MODE=1
+else ifeq ($(EPOLL),et)
+FUT_CPPFLAGS += -DFUT_EPOLL_MODE=2
+else ifneq ($(EPOLL),oneshot)
+$(error EPOLL must be oneshot, lt or et)
+endif
+
 ifeq ($(SANITIZE),thread)
 FUT_CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer
 FUT_LDFLAGS += -fsanitize=thread
 else ifeq ($(SANITIZE),address)
 FUT_CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 FUT_LDFLAGS += -fsanitize=address,undefined
+else ifeq ($(SANITIZE),fuzzer)
+# The library instrumented for libFuzzer (clang); only the fuzzer's own
+# program links libFuzzer's main (make fuzz).
+FUT_CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+               -fno-sanitize-recover=undefined
+FUT_LDFLAGS += -fsanitize=address,undefined
 else ifneq ($(SANITIZE),)
-$(error SANITIZE must be thread or address)
+$(error SANITIZE must be thread, address or fuzzer)
 endif
 
 # Context-switch back end: hand-written assembly where we have it.
@@ -118,8 +142,9 @@ LIB_SONAME := libfutures.so.$(SOVERSION)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 # The tests that use only the public API can link the shared library too
-# (the others call hidden fut__ functions, found only in libfutures.a).
-SHARED_TEST_SRC := $(shell grep -L 'fut__' $(TEST_SRC))
+# (the others call hidden fut__ functions, found only in libfutures.a;
+# test_examples calls no library function: it runs the examples).
+SHARED_TEST_SRC := $(filter-out tests/test_examples.c,$(shell grep -L 'fut__' $(TEST_SRC)))
 SHARED_TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests-shared/%,$(SHARED_TEST_SRC))
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
@@ -130,7 +155,7 @@ HDR := include/futures.h $(wildcard lib/*.h lib/coro/*.h)
 
 .PHONY: all lib check check-source check-shared tests tests-shared bench benches \
         examples demo install uninstall clean check-deps man lint FORCE \
-        docs-figures docs-render docs-check tutorial-commands
+        stress fuzz fuzz-build docs-figures docs-render docs-check tutorial-commands
 all: lib
 
 lib: $(LIB_A) $(BUILD)/libfutures.so
@@ -184,11 +209,14 @@ check-deps:
 TEST_FLAGS = $(ALL_CPPFLAGS) $(CHECK_CFLAGS) $(ALL_CFLAGS) -fvisibility=default \
              -DFUT_BUILD_DIR=\"$(BUILD)\"
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB_A) | check-deps
+# (built against tests/shim/check.h instead of Check: scripts/cross-aarch64.sh)
+TEST_DEPS = $(wildcard tests/*.h) $(if $(findstring tests/shim,$(CHECK_CFLAGS)),tests/shim/check.h)
+
+$(BUILD)/tests/%: tests/%.c $(TEST_DEPS) $(LIB_A) | check-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_FLAGS) $< -o $@ $(ALL_LDFLAGS) $(LIB_A) $(CHECK_LIBS) $(ALL_LDLIBS)
 
-$(BUILD)/tests-shared/%: tests/%.c tests/testutil.h $(BUILD)/libfutures.so | check-deps
+$(BUILD)/tests-shared/%: tests/%.c $(TEST_DEPS) $(BUILD)/libfutures.so | check-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_FLAGS) $< -o $@ $(ALL_LDFLAGS) -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' \
 	    -lfutures $(CHECK_LIBS) $(ALL_LDLIBS)
@@ -208,9 +236,11 @@ check-source: check-deps
 # commands build and run its programs (tutorial-commands): seconds each.
 check: check-deps
 	@$(MAKE) --no-print-directory check-source
-	@$(MAKE) --no-print-directory tests
+	@$(MAKE) --no-print-directory tests $(STRESS_BIN)
 	@scripts/check-layers.sh $(BUILD)
 	@scripts/run-tests.sh $(TEST_BIN)
+	@echo "a 5-second run of the soak (make stress runs it longer):"
+	@$(STRESS_BIN) --seconds=5 --threads=$(STRESS_THREADS)
 	@$(MAKE) --no-print-directory docs-check
 ifeq ($(SANITIZE),)
 	@$(MAKE) --no-print-directory tutorial-commands
@@ -224,6 +254,53 @@ check-shared: check-deps
 	    ldd $$t | grep -q '$(LIB_SONAME) => .*$(BUILD)' || \
 	    { echo "check-shared: $$t does not load $(BUILD)/$(LIB_SONAME)" >&2; exit 1; }; done
 	@scripts/run-tests.sh $(SHARED_TEST_BIN)
+
+# ---- the seeded soak (make stress) -----------------------------------
+# A program of its own, not a Check suite: it runs for STRESS_SECONDS,
+# prints the seed it used (SEED= replays its choices) and aborts with the
+# replay command when an invariant breaks or nothing progresses.
+STRESS_SRC     := $(wildcard tests/stress/*.c)
+STRESS_BIN     := $(BUILD)/stress/soak
+STRESS_SECONDS ?= 20
+STRESS_THREADS ?= 4
+STRESS_SKIP    ?=
+SEED           ?=
+
+$(STRESS_BIN): $(STRESS_SRC) tests/stress/soak.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(STRESS_SRC) -o $@ $(ALL_LDFLAGS) $(LIB_A) $(ALL_LDLIBS)
+
+stress: $(STRESS_BIN)
+	$(STRESS_BIN) --seed=$(SEED) --seconds=$(STRESS_SECONDS) --threads=$(STRESS_THREADS) \
+	    --skip=$(STRESS_SKIP)
+
+# ---- the fuzzer (make fuzz) ------------------------------------------
+# clang with libFuzzer, ASan and UBSan; the library is built with
+# SANITIZE=fuzzer in its own folder (build-clang-fuzzer).  New inputs go to
+# that folder's corpus/; fuzz/corpus is read as seeds and never written.  A
+# crash leaves its input there (crash-*, timeout-*): replay it with
+# <folder>/fuzz/fuzz_api FILE.  FUZZ_SKIP=a,b leaves parts out (see
+# fuzz/fuzz_api.c).
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := build-$(notdir $(firstword $(FUZZ_CC)))$(if $(filter-out asm,$(CORO)),-$(CORO))-fuzzer
+FUZZ_BIN     := $(FUZZ_BUILD)/fuzz/fuzz_api
+
+$(BUILD)/fuzz/fuzz_api: fuzz/fuzz_api.c include/futures.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fsanitize=fuzzer $< -o $@ $(ALL_LDFLAGS) $(LIB_A) \
+	    $(ALL_LDLIBS)
+
+fuzz-build:
+	@command -v $(firstword $(FUZZ_CC)) >/dev/null || scripts/ensure-deps.sh fuzz
+	@$(MAKE) --no-print-directory SANITIZE=fuzzer CC="$(FUZZ_CC)" BUILD=$(FUZZ_BUILD) \
+	    CFLAGS="-O1 -g" $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@mkdir -p $(FUZZ_BUILD)/corpus
+	cd $(FUZZ_BUILD) && ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1} \
+	    ./fuzz/fuzz_api -max_total_time=$(FUZZ_SECONDS) -timeout=20 -max_len=512 -rss_limit_mb=4096 \
+	    -print_final_stats=1 corpus ../fuzz/corpus
 
 # ---- benchmarks ------------------------------------------------------
 BENCH_CFLAGS = -I../shared/peers/src -Ibench
@@ -324,13 +401,11 @@ install: lib $(BUILD)/libfutures.pc $(CMAKE_FILES)
 	ln -sf libfutures.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libfutures.so
 	install -m 644 $(BUILD)/libfutures.pc $(DESTDIR)$(PKGCONFIGDIR)/libfutures.pc
 	install -m 644 $(CMAKE_FILES) $(DESTDIR)$(CMAKEDIR)/
-	install -m 644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man3/
+	@echo "install -m 644 man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/"
+	@install -m 644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man3/
 	@grep -v '^#' man/aliases | while read -r alias page; do \
 	    ln -sf "$$page.3" "$(DESTDIR)$(MANDIR)/man3/$$alias.3" || exit 1; done
-	@case "$(DESTDIR)$(LIBDIR)" in /usr/lib|/usr/local/lib|/lib) \
-	    echo "libfutures: installed in $(LIBDIR); run 'ldconfig' (as root) before running programs" ;; \
-	  /*) [ -n "$(DESTDIR)" ] || echo "libfutures: installed in $(LIBDIR), outside the loader's path:" \
-	      "run programs with LD_LIBRARY_PATH=$(LIBDIR)" ;; esac
+	@[ -n "$(DESTDIR)" ] || scripts/post-install.sh "$(LIBDIR)" "$(LIB_SONAME)"
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/futures.h $(DESTDIR)$(LIBDIR)/libfutures.a \
@@ -342,6 +417,7 @@ uninstall:
 	@grep -v '^#' man/aliases | while read -r alias page; do \
 	    rm -f "$(DESTDIR)$(MANDIR)/man3/$$alias.3"; done
 	-@rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null || true
+	@[ -n "$(DESTDIR)" ] || [ "$$(id -u)" != 0 ] || ldconfig 2>/dev/null || true
 
 clean:
 	rm -rf build build-*

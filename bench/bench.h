@@ -54,7 +54,14 @@ static inline void report(const char *workload, const char *peer,
 /* CPU-bound kernel for W2: a dependent chain of multiply/xor-shift steps
  * (identical to common.h: 26000 iterations are about 50 us on the 2-core
  * machine). */
-static inline uint64_t hash_kernel(uint64_t seed, long iters)
+/* noinline, and 64-byte aligned: every program then runs one copy of the
+ * kernel's machine code, in its sequential loop and in its jobs alike.  As
+ * an inline function each program had two copies, whose loops the compiler
+ * placed differently; on the 16-core machine that made the "speedup" with
+ * ONE worker 0.98 for one binary and 1.02 for another (GLib), i.e. the
+ * W2 ratios carried a +-2 % code-placement artefact (doc/performance.md). */
+__attribute__((noinline, aligned(64), unused))
+static uint64_t hash_kernel(uint64_t seed, long iters)
 {
     uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
     for (long i = 0; i < iters; i++) {

@@ -18,6 +18,9 @@
 #                                   same run (bench/peers/; installs the Debian
 #                                   packages when missing: scripts/ensure-deps.sh)
 #   PY=0 bench/run.sh build         without the Python rows (bench/py/)
+#   W7=0 bench/run.sh build         without W7, the echo server against its
+#                                   peers in the shared W7 harness (bench/w7.sh:
+#                                   ~12 min; QUICK=1: one short round, ~1 min)
 #   ONLY='w4|ctx' bench/run.sh build   only the programs whose entry matches
 #                                   (grep -E; entries: bench/suite.sh)
 #   GROWTH=1 bench/run.sh build     also instructions per task / timer against N
@@ -219,6 +222,14 @@ for g in "${groups[@]}"; do
 done
 progress_end
 write_stamp
+
+# ---- W7: servers, in their own harness (bench/w7.sh), into the same table
+if [ "${W7:-1}" = 1 ] && { [ -z "${ONLY:-}" ] || printf 'w7\n' | grep -Eq -- "$ONLY"; }; then
+    echo "[W7] bench/w7.sh: echo servers on loopback (the W7 harness)" >&2
+    l0=$(cut -d' ' -f1 /proc/loadavg); s0=$SECONDS
+    QUICK=$QUICK "$here/bench/w7.sh" "$BUILD" "$RAW" >&2 || failures=$((failures + 1))
+    loadlog+=("W7 $l0-$(cut -d' ' -f1 /proc/loadavg) ($((SECONDS - s0)) s)")
+fi
 
 # ---- table + CSV (awk; rows in first-seen order) ----------------------
 awk -v csv="$CSV" -f "$(dirname "$0")/table.awk" "$RAW"

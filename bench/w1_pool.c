@@ -7,7 +7,11 @@
  * the library's per-job allocation, so freeing it is part of the per-task
  * cost; the peers' TBB tasks are also freed inside their timed region).
  *
- *   w1_pool [N=1000000] [threads=ncpus] [rounds=1]
+ *   w1_pool [N=1000000] [threads=ncpus] [rounds=1] [caller_runs=0]
+ *
+ * caller_runs=1 makes the pool with fut_pool_opts.caller_runs: the
+ * gathering thread runs the jobs still queued itself (label
+ * libfutures-pool-callerruns...).
  *
  * rounds > 1 repeats the fan-out back to back on the same pool and reports
  * the median round (used by bench/run.sh for the N = 10^2..10^6 sweep, where
@@ -60,9 +64,11 @@ int main(int argc, char **argv)
     long n = arg_long(argc, argv, 1, 1000000);
     long nt = arg_long(argc, argv, 2, ncpus());
     long rounds = arg_long(argc, argv, 3, 1);
-    CHECK(n > 0 && nt > 0 && rounds > 0, "usage: w1_pool [N] [threads] [rounds]");
+    long cr = arg_long(argc, argv, 4, 0);
+    CHECK(n > 0 && nt > 0 && rounds > 0, "usage: w1_pool [N] [threads] [rounds] [caller_runs]");
 
-    fut_pool_opts opts = { .threads = (size_t)nt, .queue_max = 0, .name = "w1" };
+    fut_pool_opts opts = { .threads = (size_t)nt, .queue_max = 0, .name = "w1",
+                           .caller_runs = cr != 0 };
     fut_pool_t *pool = fut_pool_new(&opts);
     CHECK(pool != NULL, "fut_pool_new");
     future_t **fs = malloc(sizeof *fs * (size_t)n);
@@ -89,13 +95,14 @@ int main(int argc, char **argv)
      * not the default.  Several rounds: "libfutures-pool-warm-N<n>", always
      * with N, since after the first round the pool, the heap pages and the
      * caches are warm (a different quantity from the cold single round). */
-    char label[64];
+    char label[96];
     if (rounds > 1) {
-        char base[48];
-        snprintf(base, sizeof base, "libfutures-pool-warm-N%ld", n);
+        char base[64];
+        snprintf(base, sizeof base, "libfutures-pool%s-warm-N%ld", cr ? "-callerruns" : "", n);
         bench_label(label, sizeof label, base, 0, 0, nt, ncpus());
     } else {
-        bench_label(label, sizeof label, "libfutures-pool", n, 1000000, nt, ncpus());
+        bench_label(label, sizeof label, cr ? "libfutures-pool-callerruns" : "libfutures-pool",
+                    n, 1000000, nt, ncpus());
     }
     report("W1", label, "ns_per_task", per[rounds / 2], "ns");
     fut_pool_free(pool);

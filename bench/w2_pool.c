@@ -7,7 +7,7 @@
  * result is stored and the sum checked against the sequential one.  Timed:
  * the submits, the gather, the sum and the releases of the futures.
  *
- *   w2_pool [N=2000] [iters=26000] [threads=ncpus]
+ *   w2_pool [N=2000] [iters=26000] [threads=ncpus] [caller_runs=0]
  *
  * Prints: W2 libfutures-pool speedup X x   (sequential wall / pool wall;
  * label gets -<t>thr when threads differ from ncpus).
@@ -36,7 +36,8 @@ int main(int argc, char **argv)
     long n = arg_long(argc, argv, 1, 2000);
     iters = arg_long(argc, argv, 2, 26000);
     long nt = arg_long(argc, argv, 3, ncpus());
-    CHECK(n > 0 && iters > 0 && nt > 0, "usage: w2_pool [N] [iters] [threads]");
+    long cr = arg_long(argc, argv, 4, 0);
+    CHECK(n > 0 && iters > 0 && nt > 0, "usage: w2_pool [N] [iters] [threads] [caller_runs]");
 
     res = calloc((size_t)n, sizeof *res);
     future_t **fs = malloc(sizeof *fs * (size_t)n);
@@ -51,7 +52,10 @@ int main(int argc, char **argv)
 
     /* The pool starts after the sequential loop (as TBB's threads do in
      * w2_tbb.cc), so no idle worker shares the CPU with it. */
-    fut_pool_opts opts = { .threads = (size_t)nt, .queue_max = 0, .name = "w2" };
+    /* caller_runs=1: the gathering thread computes queued jobs too (as
+     * TBB's does); label -callerruns */
+    fut_pool_opts opts = { .threads = (size_t)nt, .queue_max = 0, .name = "w2",
+                           .caller_runs = cr != 0 };
     fut_pool_t *pool = fut_pool_new(&opts);
     CHECK(pool != NULL, "fut_pool_new");
 
@@ -75,7 +79,9 @@ int main(int argc, char **argv)
     CHECK(sum == ref, "sum");
 
     char label[64];
-    report("W2", bench_label(label, sizeof label, "libfutures-pool", n, 2000, nt, ncpus()),
+    report("W2", bench_label(label, sizeof label,
+                             cr ? "libfutures-pool-callerruns" : "libfutures-pool", n, 2000,
+                             nt, ncpus()),
            "speedup", (double)(t1 - t0) / (double)(t3 - t2), "x");
     fut_pool_free(pool);
     free(fs);

@@ -6,7 +6,7 @@
  * future comes after the sample, as the peers destroy their futures after
  * theirs).  Pool: one thread per core, as the peers' pools.
  *
- *   w6_pool [N=20000] [threads=ncpus] [gap_us=0]
+ *   w6_pool [N=20000] [threads=ncpus] [gap_us=0] [caller_runs=0]
  *
  * gap_us > 0 sleeps that long (untimed) before every round, so that the
  * pool's threads have gone from spinning to parked when the job arrives:
@@ -30,10 +30,14 @@ int main(int argc, char **argv)
     long n = arg_long(argc, argv, 1, 20000);
     long nt = arg_long(argc, argv, 2, ncpus());
     long gap_us = arg_long(argc, argv, 3, 0);
-    CHECK(n > 0 && nt > 0 && gap_us >= 0, "usage: w6_pool [N] [threads] [gap_us]");
+    long cr = arg_long(argc, argv, 4, 0);
+    CHECK(n > 0 && nt > 0 && gap_us >= 0, "usage: w6_pool [N] [threads] [gap_us] [caller_runs]");
     struct timespec gap = { gap_us / 1000000, (gap_us % 1000000) * 1000L };
 
-    fut_pool_opts opts = { .threads = (size_t)nt, .queue_max = 0, .name = "w6" };
+    /* caller_runs=1: the waiting thread runs the job when no worker has
+     * taken it yet (then it is mostly not a round trip: label -callerruns) */
+    fut_pool_opts opts = { .threads = (size_t)nt, .queue_max = 0, .name = "w6",
+                           .caller_runs = cr != 0 };
     fut_pool_t *pool = fut_pool_new(&opts);
     CHECK(pool != NULL, "fut_pool_new");
     uint64_t *lat = malloc(sizeof *lat * (size_t)n);
@@ -54,11 +58,12 @@ int main(int argc, char **argv)
             lat[i] = t1 - t0;
     }
 
-    char base[48], label[64];
+    char base[64], label[96];
     if (gap_us)
-        snprintf(base, sizeof base, "libfutures-pool-gap%ldus", gap_us);
+        snprintf(base, sizeof base, "libfutures-pool%s-gap%ldus", cr ? "-callerruns" : "",
+                 gap_us);
     else
-        snprintf(base, sizeof base, "libfutures-pool");
+        snprintf(base, sizeof base, "libfutures-pool%s", cr ? "-callerruns" : "");
     bench_label(label, sizeof label, base, n, 20000, nt, ncpus());
     report("W6", label, "median_rtt", percentile_us(lat, (size_t)n, 50), "us");
     report("W6", label, "p99_rtt", percentile_us(lat, (size_t)n, 99), "us");

@@ -10,6 +10,15 @@
  *   4. The cooperative loop
  *                       concurrency: one thread, many stackful coroutines that
  *                       step aside only inside the library's waiting calls
+ *   5. Cancellation that flows, and task groups
+ *                       structured concurrency: what a cancelled coroutine
+ *                       awaits is cancelled too; timeouts that cancel;
+ *                       results in completion order; groups that fail and
+ *                       cancel together
+ *   6. Channels         values passed between coroutines and threads
+ *   7. Waiting on the outside world
+ *                       descriptors (sockets, pipes), child processes and
+ *                       signals: a coroutine waits, its loop keeps serving
  *
  * The same future_t works in both worlds: a coroutine can wait on a pool
  * job's future, and a thread can wait on a coroutine's.
@@ -19,8 +28,11 @@
 #ifndef FUTURES_H
 #define FUTURES_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -83,6 +95,7 @@ FUT_API const char *fut_version_string(void);
  *              on its own future, a pool shut down from one of its threads)
  *   ESHUTDOWN  the pool is shut down
  *   EPERM      the call needs to run inside a coroutine and does not
+ *   EPIPE      the channel is closed
  *
  * Whose code is it?  future_get and future_gather return either the
  * waiting call's own code (ETIMEDOUT, ECANCELED, EDEADLK, EINVAL, ENOMEM)
@@ -186,7 +199,8 @@ FUT_API int future_wait(future_t *f, long timeout_ms);
 /* Waits for f (no time limit) and returns its outcome: 0 with *value set
  * to its value; the job's error code (FAILED); ECANCELED (CANCELLED); or
  * EINVAL / EDEADLK / ECANCELED as future_wait.  On any error *value is set
- * to NULL.  `value` may be NULL.  May wait. */
+ * to NULL.  `value` may be NULL.  The call that delivers a coroutine's
+ * cancellation also cancels f (section 5).  May wait. */
 FUT_API int future_get(future_t *f, void **value);
 
 /* Waits until all n futures are complete, sleeping on one condition
@@ -198,7 +212,9 @@ FUT_API int future_get(future_t *f, void **value);
  * NULL; values[i] is NULL for a future that did not succeed.  n == 0
  * returns 0 at once; a NULL fs with n > 0 or a NULL entry gives EINVAL.
  * ENOMEM if the wait record for a large n cannot be allocated; EDEADLK
- * and ECANCELED as future_wait (values is then not written).  May wait. */
+ * and ECANCELED as future_wait (values is then not written).  The call
+ * that delivers a coroutine's cancellation also cancels the futures not
+ * complete and returns once all have ended (section 5).  May wait. */
 FUT_API int future_gather(future_t *const fs[], size_t n, void *values[],
                           long timeout_ms);
 
@@ -280,6 +296,16 @@ typedef struct {
                            else submit waits for room when full */
     const char *name;   /* thread-name prefix seen in top -H, debuggers and
                            traces ("name-N", 15 bytes at most); NULL: "fut" */
+    bool caller_runs;   /* false (the default): only the pool's threads run
+                           its jobs.  true: a plain thread (not a pool's,
+                           not in a coroutine) that waits (future_get,
+                           future_wait, future_gather, fut_pool_map) for
+                           jobs of this pool that have not started runs them
+                           itself first, as oneTBB's task_group::wait does:
+                           the waiting thread works instead of sleeping, so
+                           a pool of T threads may run T + 1 jobs at once (a
+                           1-thread pool is no longer one cook).  A
+                           coroutine never does (it would hold its loop). */
 } fut_pool_opts;
 
 enum fut_shutdown {
@@ -339,8 +365,9 @@ FUT_API size_t fut_pool_threads(const fut_pool_t *p);
  *
  * One thread runs many coroutines, and switches between them only where a
  * coroutine waits through the library: future_get, future_wait,
- * future_gather, future_wait_any, fut_sleep, fut_yield, and a
- * fut_pool_submit waiting for room.  Inside a coroutine these suspend only
+ * future_gather, future_wait_any, fut_sleep, fut_yield, a
+ * fut_pool_submit waiting for room, and a channel's send and receive.
+ * Inside a coroutine these suspend only
  * that coroutine; on a plain thread they block the thread.  A plain
  * blocking call (sleep(), CPU work) inside a coroutine holds the whole
  * loop: that is the lesson, not a bug.
@@ -377,9 +404,11 @@ typedef struct {
                            coroutine touches cost memory. */
 } fut_loop_opts;
 
-/* A new loop, not yet running.  opts may be NULL.  Returns NULL with errno
- * ENOMEM (also for a stack_size no address space can hold, such as
- * SIZE_MAX), or EINVAL for a stack_size below 16 KiB. */
+/* A new loop, not yet running.  opts may be NULL.  A loop holds two
+ * descriptors (its epoll instance and an eventfd, close-on-exec) until
+ * fut_loop_free.  Returns NULL with errno ENOMEM (also for a stack_size no
+ * address space can hold, such as SIZE_MAX), EMFILE or ENFILE (no
+ * descriptor left), or EINVAL for a stack_size below 16 KiB. */
 FUT_API fut_loop_t *fut_loop_new(const fut_loop_opts *opts);
 
 /* Queues a new coroutine running fn(arg) on l, from any thread, and
@@ -419,6 +448,398 @@ FUT_API int fut_yield(void);
 
 /* true when called from inside a coroutine. */
 FUT_API bool fut_in_coroutine(void);
+
+/* ======================================================================
+ * 5. Cancellation that flows, and task groups (structured concurrency)
+ * ======================================================================
+ *
+ * asyncio's rules, so that a Python reader's intuition holds; doc/
+ * cancellation.md explains the model and maps every asyncio and Trio
+ * construct to its form here.
+ *
+ * Delivery.  A coroutine's cancellation (future_cancel on its future, its
+ * loop finishing, a group cancelling its members) is delivered at the
+ * waiting call it is suspended in, or, if it is not waiting when
+ * cancelled, at its next waiting call: that call returns ECANCELED.
+ *
+ * Cancellation flows into what a coroutine awaits.  If the call that
+ * delivers the cancellation is future_get(f), future_wait_for(f, ...) or
+ * future_gather(fs, ...), the library also cancels f (each of fs not yet
+ * complete), as `await f` and `await asyncio.gather(...)` do: a queued pool
+ * job then never runs, a promise ends FUTURE_CANCELLED, a child coroutine
+ * is woken with ECANCELED; a pool job already running cannot be stopped
+ * (EBUSY) and runs to its end.  future_get and future_wait_for return
+ * ECANCELED at once; future_gather returns ECANCELED (values not written)
+ * only after every future it was given has completed, those it could not
+ * stop included, whatever its timeout: nothing is left running behind the
+ * caller's back.  future_wait, future_wait_any, future_wait_next and
+ * fut_sleep never cancel what they wait on (as asyncio.wait).
+ *
+ * Cancellation stays delivered: every later waiting call of a cancelled
+ * coroutine returns ECANCELED at once, without cancelling what it was
+ * given, except inside a shielded section (fut_cancel_shield).  Its future
+ * ends FUTURE_CANCELLED whatever it returns.
+ *
+ * Deliberate differences from Python:
+ *   - asyncio raises CancelledError once, and a task that catches it may
+ *     go on awaiting; here the cancellation stays delivered at every later
+ *     wait (as a Trio cancel scope), and cleanup that must wait turns the
+ *     shield on (fut_cancel_shield), as Trio's shielded scope.
+ *   - `return fut_raise(ECANCELED);` in a job or coroutine that was not
+ *     cancelled ends its future FUTURE_FAILED with ECANCELED, not
+ *     FUTURE_CANCELLED: only future_cancel cancels.  future_get returns
+ *     ECANCELED for both; future_state tells them apart.
+ *   - asyncio.gather returns at the first error and leaves the other
+ *     children running; future_gather waits for all of them (nothing is
+ *     left running behind the caller) and returns the lowest-index
+ *     failure, cancelling nothing.  A task group is the tool for "the
+ *     first failure cancels the rest".
+ *   - A task group's first failure cancels the other members, not the
+ *     coroutine that waits on the group (asyncio.TaskGroup also cancels
+ *     the parent task); fut_group_wait then returns that failure's code
+ *     instead of an ExceptionGroup of all of them.
+ */
+
+/* A new future that completes as f does (same value, error or
+ * cancellation); cancelling it, or a coroutine awaiting it, does not
+ * cancel f (asyncio.shield): the shield is a promise of its own and ends
+ * FUTURE_CANCELLED alone.  Share one future among many waiters this way.
+ * Returns the new future (one reference), or NULL with errno EINVAL (NULL
+ * f) or ENOMEM.  Does not wait. */
+FUT_API future_t *future_shield(future_t *f);
+
+/* In a coroutine: turns its cancellation shield on or off.  While on, its
+ * waiting calls are not interrupted by its cancellation (cleanup that must
+ * wait: flush, close, tell a peer); a cancellation that arrives meanwhile
+ * is delivered at the first waiting call after the shield is turned off
+ * (and flows, if that call is a get or gather).  Off when a coroutine
+ * starts; not inherited by what it spawns.  future_cancel on a shielded
+ * coroutine still returns 0, and its future still ends FUTURE_CANCELLED.
+ * Returns the previous setting.  Outside a coroutine it does nothing and
+ * returns false.  Does not wait. */
+FUT_API bool fut_cancel_shield(bool on);
+
+/* As asyncio.wait_for: like future_get, but waits at most timeout_ms.  If
+ * the time runs out first, cancels f, waits for it to end (a running pool
+ * job runs to its end; a coroutine runs to its end), and returns ETIMEDOUT
+ * with *value = NULL whatever f's outcome.  A timeout of 0 cancels f at
+ * once unless it is complete.  Returns 0 with *value; f's error code or
+ * ECANCELED (f failed or was cancelled); ETIMEDOUT; EINVAL (NULL f, bad
+ * timeout); EDEADLK (f is the caller's own future); ECANCELED (the calling
+ * coroutine was cancelled: cancels f the first time, as future_get);
+ * ENOMEM (a coroutine's timer could not be armed; nothing was cancelled).
+ * value may be NULL.  May wait. */
+FUT_API int future_wait_for(future_t *f, long timeout_ms, void **value);
+
+/* As asyncio.as_completed, one result per call: waits until one of the
+ * futures not yet marked in done[] is complete, picks, among those
+ * complete, the one that completed first (completion order, not index
+ * order: the library numbers every completion), sets *index and
+ * done[*index] = true.  Call it n times with done[] zeroed first to take
+ * all n in the order they completed.  Returns 0; ETIMEDOUT (none
+ * completed in time; nothing is marked); ECANCELED (the calling coroutine
+ * was cancelled: nothing is cancelled); EDEADLK (an unmarked one is the
+ * caller's own future); ENOMEM (the wait record for a large n); EINVAL
+ * (NULL fs, done or index, a NULL entry, n == 0, every future already
+ * marked, bad timeout).  May wait. */
+FUT_API int future_wait_next(future_t *const fs[], size_t n, bool done[],
+                             long timeout_ms, size_t *index);
+
+/* A task group: asyncio.TaskGroup, a Trio nursery.  Members are
+ * coroutines spawned on the calling coroutine's loop, jobs of any pool,
+ * and adopted futures of any kind.
+ *
+ *   - The first member to fail or be cancelled cancels all the others (a
+ *     running pool job still runs to its end).  Members added once the
+ *     group is being cancelled (fut_group_cancel, a failure, a deadline,
+ *     the waiter's cancellation) are cancelled at once.
+ *   - Members keep their own references: the futures fut_group_spawn and
+ *     fut_group_submit return are the caller's to release, as usual; the
+ *     group holds one more on each member until fut_group_free.
+ *   - Members may be added from any thread, from inside members too, until
+ *     fut_group_wait has returned a final result (any result but the
+ *     ETIMEDOUT of a timeout of 0); after that adding gives EINVAL.
+ *   - Groups nest: a member may open its own group, and cancelling the
+ *     outer group reaches the inner group's members through the coroutine
+ *     that waits on them (its fut_group_wait is interrupted and cancels
+ *     them).
+ *   - Thread-safe, except that fut_group_free must not run concurrently
+ *     with, or before, any other call on the same group: using a group
+ *     after (or while) it is freed is the caller's bug, not detected.
+ */
+typedef struct fut_group fut_group_t;
+
+/* A new empty group.  NULL with errno ENOMEM.  Does not wait. */
+FUT_API fut_group_t *fut_group_new(void);
+
+/* Spawns fn(arg) as a coroutine on the calling coroutine's loop, as a
+ * member of g, and returns its future (one reference, the caller's).
+ * Returns NULL with errno EINVAL (NULL g or fn, or g's wait has returned
+ * its final result), EPERM (not called from a coroutine), ENOMEM, or
+ * fut_spawn's errors (ESHUTDOWN: the loop is finishing).  Does not wait. */
+FUT_API future_t *fut_group_spawn(fut_group_t *g, fut_fn fn, void *arg);
+
+/* Submits fn(arg) as a job of pool p, as a member of g, and returns its
+ * future (one reference, the caller's).  Returns NULL with errno EINVAL
+ * (NULL g, p or fn, or g's wait has returned its final result), ENOMEM, or
+ * fut_pool_submit's errors (ESHUTDOWN, ECANCELED).  May wait as
+ * fut_pool_submit does (a bounded pool's full queue). */
+FUT_API future_t *fut_group_submit(fut_group_t *g, fut_pool_t *p, fut_fn fn,
+                                   void *arg);
+
+/* Adopts f (a promise, a spawn, a job, another group's member...) as a
+ * member of g; the group takes its own reference.  A complete f counts at
+ * once (a failed one cancels the other members).  Returns 0, EINVAL (NULL
+ * g or f, or g's wait has returned its final result), ENOMEM.  Does not
+ * wait. */
+FUT_API int fut_group_add(fut_group_t *g, future_t *f);
+
+/* Cancels every member not complete (a running pool job runs to its end),
+ * and every member added later, at once.  The group's wait then returns
+ * ECANCELED unless a member failed first.  Returns 0, EINVAL (NULL g).
+ * Does not wait. */
+FUT_API int fut_group_cancel(fut_group_t *g);
+
+/* Waits until every member of g is complete.  Returns:
+ *   0          every member succeeded (also for a group with no member);
+ *   the code of the first member to fail, in completion order (ECANCELED
+ *              if the first was cancelled): it cancelled all the others,
+ *              and they have all ended;
+ *   ETIMEDOUT  timeout_ms ran out before every member ended and before any
+ *              failed: the members were cancelled and waited for (a
+ *              deadline for the whole group, as asyncio.timeout);
+ *              a timeout of 0 only checks: ETIMEDOUT while members are
+ *              running, and nothing is cancelled (that ETIMEDOUT is not
+ *              final);
+ *   ECANCELED  the waiting coroutine was cancelled (now, or before the
+ *              call, whatever the timeout): the members were cancelled and
+ *              waited for;
+ *   EDEADLK    called from inside one of g's members (the group could
+ *              never end first);
+ *   EINVAL     NULL g, bad timeout;
+ *   ENOMEM     a coroutine's timer could not be armed (nothing changed).
+ * Once it has returned a final result (any of the first four but the
+ * ETIMEDOUT of a timeout of 0), later calls return the same result at once
+ * and adding gives EINVAL.  The waits after cancelling are not cut short
+ * by the waiter's own cancellation.  May wait. */
+FUT_API int fut_group_wait(fut_group_t *g, long timeout_ms);
+
+/* Cancels the members not complete, waits for all of them to end, drops
+ * the group's references and frees g.  NULL is fine.  Called from inside
+ * one of g's members it does not free g (errno EDEADLK): it would wait for
+ * itself.  May wait. */
+FUT_API void fut_group_free(fut_group_t *g);
+
+/* ======================================================================
+ * 6. Channels: values between coroutines and threads
+ * ======================================================================
+ *
+ * A channel carries void * values from senders to receivers, first in,
+ * first out, as Go's channels and asyncio.Queue do.  Any number of senders
+ * and receivers, in any mix of coroutines (a waiting call suspends only the
+ * coroutine) and threads (a waiting call blocks the thread; a pool job runs
+ * queued jobs of its pool meanwhile, so a pool never deadlocks on its own
+ * channel traffic).
+ *
+ *   - Bounded: fut_chan_new(n) with n > 0 buffers up to n values; a send
+ *     waits only while the buffer is full.
+ *   - Unbuffered: fut_chan_new(0); a send completes only when a receiver
+ *     takes the value (a rendezvous, as Go).
+ *
+ * Order.  Values are received in the order their sends completed (for one
+ * sender: the order it sent them), each by exactly one receiver.  Waiting
+ * senders are served in the order they began to wait, and so are waiting
+ * receivers; a sender that arrives later never overtakes one that waits.
+ *
+ * Closing.  After fut_chan_close, sends fail with EPIPE; receives get the
+ * values still buffered, then EPIPE.  Every waiting call wakes at once:
+ * waiting receivers with EPIPE (nothing is buffered while they wait),
+ * waiting senders with EPIPE (their values were not sent).
+ *
+ * Exactly once under cancellation and timeouts.  A waiting send or receive
+ * that gives up (ETIMEDOUT, ECANCELED) had no effect: the value was not
+ * sent, nothing was taken.  If a partner completed the exchange just before
+ * the call could give up, the exchange stands and the call returns 0 (a
+ * coroutine's cancellation is then delivered at its next waiting call).
+ * No value is ever lost or received twice.
+ *
+ * Values are owned by the user: the library never frees them, also not
+ * the ones still buffered when the channel is freed.
+ *
+ * Return codes of send and receive: 0, ETIMEDOUT (a timeout of 0 that would
+ * wait included), ECANCELED (the calling coroutine was cancelled, now or
+ * earlier: nothing was sent or taken), EPIPE (closed), EINVAL (NULL
+ * channel, a negative timeout other than FUT_FOREVER), ENOMEM (a coroutine's
+ * timer could not be armed: nothing was sent or taken).
+ */
+
+typedef struct fut_chan fut_chan_t;
+
+/* A new, open channel buffering up to `capacity` values; 0 makes it
+ * unbuffered.  The buffer is allocated at once (capacity pointers).
+ * Returns the channel, owned by the caller until fut_chan_free, or NULL
+ * with errno ENOMEM (also for a capacity too large to allocate) or EAGAIN
+ * (the system lacks the resources for its mutex). */
+FUT_API fut_chan_t *fut_chan_new(size_t capacity);
+
+/* Sends value (any pointer, NULL included): hands it to the first waiting
+ * receiver, else buffers it if there is room, else waits (at most
+ * timeout_ms; FUT_FOREVER: no limit; 0: only tries) until a receiver takes
+ * it (unbuffered) or room frees up (bounded).  Returns 0 once the value is
+ * in the channel or taken.  Otherwise nothing was sent, and it returns
+ * ETIMEDOUT (the time ran out, or 0 and it would wait), ECANCELED (the
+ * calling coroutine is cancelled), EPIPE (c is closed), EINVAL (NULL c, a
+ * negative timeout other than FUT_FOREVER) or ENOMEM (a coroutine's timer
+ * could not be armed).  May wait. */
+FUT_API int fut_chan_send(fut_chan_t *c, void *value, long timeout_ms);
+
+/* Receives the oldest value: from the buffer (then the first waiting
+ * sender's value moves into the freed slot), else from the first waiting
+ * sender, else waits (at most timeout_ms) for a sender.  Returns 0 with
+ * *value set.  Otherwise nothing was taken, *value is set to NULL, and it
+ * returns EPIPE (c is closed and empty), ETIMEDOUT, ECANCELED, EINVAL or
+ * ENOMEM as fut_chan_send.  `value` may be NULL: the value received is
+ * dropped.  May wait. */
+FUT_API int fut_chan_recv(fut_chan_t *c, void **value, long timeout_ms);
+
+/* As fut_chan_send, but never waits: 0 when the value could be handed to
+ * a waiting receiver (on an unbuffered channel too) or buffered at once;
+ * EAGAIN when it would have to wait (nothing sent); EPIPE; EINVAL (NULL
+ * c).  Not a waiting call: a cancelled coroutine may still use it. */
+FUT_API int fut_chan_try_send(fut_chan_t *c, void *value);
+
+/* As fut_chan_recv, but never waits: 0 with *value set when a value was
+ * buffered or a sender was waiting (on an unbuffered channel too); EAGAIN
+ * when it would have to wait; EPIPE (closed and empty); EINVAL (NULL c).
+ * *value is NULL on error; `value` may be NULL. */
+FUT_API int fut_chan_try_recv(fut_chan_t *c, void **value);
+
+/* Closes c: see "Closing" above.  Returns 0; EINVAL if c is NULL or was
+ * closed already.  Does not wait. */
+FUT_API int fut_chan_close(fut_chan_t *c);
+
+/* The number of values buffered now (always 0 on an unbuffered channel;
+ * the values of waiting senders are not counted).  A snapshot: other
+ * threads may change it at once.  0 for NULL. */
+FUT_API size_t fut_chan_len(const fut_chan_t *c);
+
+/* Closes c if it is open (every waiting call wakes with EPIPE) and frees
+ * it; a waiting call still on its way out keeps the memory alive until it
+ * has left, so freeing a channel that calls wait on is safe.  A call that
+ * begins after fut_chan_free, or races it without having begun to wait,
+ * uses freed memory: as with any object, stop using c before freeing it.
+ * Buffered values are dropped (not freed).  Does not wait.  NULL is fine. */
+FUT_API void fut_chan_free(fut_chan_t *c);
+
+/* ======================================================================
+ * 7. Waiting on the outside world: descriptors, child processes, signals
+ * ======================================================================
+ *
+ * Where they wait.  In a coroutine these calls suspend only that coroutine
+ * until the descriptor is ready; its loop waits for all its coroutines'
+ * descriptors with one epoll_wait per turn, which is also where the loop
+ * sleeps when it has nothing to run (a wake-up from another thread reaches
+ * that call through an eventfd).  On a plain thread, and in a pool job,
+ * they block the calling thread in poll(2) (a pool thread does not run
+ * other jobs meanwhile).  "May wait" applies to every call below.
+ *
+ * Common rules.
+ *   - Returns: 0 or an errno code; the system call's own codes pass through
+ *     (read(2), write(2), accept(2), connect(2), waitpid(2)).  EINVAL: a
+ *     NULL where a pointer is required, a timeout below FUT_FOREVER.  A
+ *     negative descriptor is EBADF.
+ *   - Timeouts: FUT_FOREVER, or milliseconds; 0 only checks (one attempt,
+ *     or one poll(2) with a zero timeout): ETIMEDOUT when it would wait.
+ *   - Cancellation: a coroutine cancelled while it waits in one of these
+ *     calls is woken with ECANCELED, and the call has done nothing more to
+ *     the descriptor than it had before it waited (fut_write: *written
+ *     says what went out before).  A coroutine already cancelled gets
+ *     ECANCELED at once, before the descriptor is touched.
+ *   - Many coroutines and threads may wait on one descriptor at once, for
+ *     the same or different events: each one whose event comes is woken.
+ *   - Ownership: descriptors passed in stay the caller's.  The library
+ *     never closes them and never changes their flags (O_NONBLOCK belongs
+ *     to the open file, which other processes may share).
+ *   - Thread-safety: every call is thread-safe.
+ *
+ * A blocking descriptor passed in never blocks the loop: sockets are read
+ * and written with MSG_DONTWAIT; any other blocking descriptor is read
+ * only once poll readiness says a read will not block, and written in
+ * pieces of PIPE_BUF bytes after POLLOUT.  The one exception: another
+ * reader (writer) of the same pipe emptying (filling) it between the
+ * readiness and the call; give such descriptors O_NONBLOCK.
+ *
+ * A descriptor closed while a coroutine or thread waits on it.  Close a
+ * descriptor after its waiters have returned (cancel them first): that is
+ * the clean way.  If it is closed under a waiter anyway, the kernel drops
+ * the loop's registration (poll(2) keeps watching the old file), so the
+ * library checks each wait that has lasted a second, then at doubling
+ * intervals up to 8 s: a wait whose descriptor was closed (or closed and
+ * its number given to another file) returns EBADF, and the loop forgets
+ * the registration.  If the file stays open through another descriptor (a
+ * dup, a forked child), the kernel keeps the registration until that last
+ * copy closes; it is one-shot, so it reports at most one more event, which
+ * the loop recognises and drops: no stale wake-up, no busy loop.
+ *
+ * SIGPIPE.  Writing to a socket or pipe whose reader has gone returns EPIPE
+ * and never raises SIGPIPE in the process: sockets are written with
+ * MSG_NOSIGNAL; other descriptors with SIGPIPE blocked in the calling
+ * thread for the write, the SIGPIPE it raised consumed.  The process's
+ * signal dispositions are never changed.
+ */
+
+/* Waits until fd is ready for events (POLLIN and/or POLLOUT from <poll.h>;
+ * any other bit, or neither, is EINVAL).  Returns 0 with *revents (may be
+ * NULL) set as poll(2) would: the requested events that are ready, plus
+ * POLLERR and POLLHUP; ETIMEDOUT; ECANCELED; EBADF (fd is not open, or was
+ * closed while waiting); EINVAL.  A regular file is always ready. */
+FUT_API int fut_io_wait(int fd, short events, long timeout_ms, short *revents);
+
+/* Waits until at least one byte can be read from fd, then reads up to len
+ * bytes into buf (one read).  Returns 0 with *got set (*got == 0: end of
+ * file; also for len == 0, which does not wait); read(2)'s error codes
+ * (ECONNRESET, EBADF, EISDIR...); ETIMEDOUT; ECANCELED (nothing was read);
+ * EINVAL (got NULL, buf NULL with len > 0).  *got is 0 on any error. */
+FUT_API int fut_read(int fd, void *buf, size_t len, size_t *got, long timeout_ms);
+
+/* Writes all len bytes of buf to fd, waiting whenever it is full.  Returns
+ * 0 once all are written; otherwise write(2)'s error code (EPIPE: the
+ * reader has gone, with no SIGPIPE; ECONNRESET; EBADF...), ETIMEDOUT (a
+ * peer that stopped reading) or ECANCELED, with *written (may be NULL)
+ * saying how many bytes went out before it stopped. */
+FUT_API int fut_write(int fd, const void *buf, size_t len, size_t *written, long timeout_ms);
+
+/* Waits for a connection on listen_fd and accepts it: 0 with *fd the new
+ * connection, non-blocking and close-on-exec, owned by the caller (*fd is
+ * -1 on any error).  accept(2)'s codes: EMFILE/ENFILE (no descriptor left:
+ * the connection stays queued; the caller decides when to try again),
+ * EINVAL (not listening)...; connections that died in the queue are
+ * skipped; ETIMEDOUT; ECANCELED.  A blocking listen_fd is accepted from
+ * only after poll readiness (see "A blocking descriptor" above). */
+FUT_API int fut_accept(int listen_fd, int *fd, long timeout_ms);
+
+/* Connects the non-blocking socket fd to addr and waits until the
+ * connection is made: 0, or its error code (ECONNREFUSED, ENETUNREACH,
+ * EISCONN...).  EINVAL if fd is blocking (connect(2) would block the
+ * caller) or addr is NULL.  On ETIMEDOUT or ECANCELED the attempt goes on
+ * in the kernel: close fd, or call fut_connect again to wait for it. */
+FUT_API int fut_connect(int fd, const struct sockaddr *addr, socklen_t len, long timeout_ms);
+
+/* Waits for the child pid to exit and reaps it: 0 with *status (may be
+ * NULL) as waitpid(2) sets it; ECHILD (pid is not an unreaped child of the
+ * caller); ETIMEDOUT or ECANCELED (the child is left unreaped); EINVAL (pid
+ * <= 0).  Waits on a pidfd (pidfd_open, Linux 5.3), a descriptor of its own
+ * for the call; where there is none (an older kernel, a seccomp filter, no
+ * descriptor left) it asks waitpid(WNOHANG) at intervals doubling from 1 ms
+ * to 50 ms.  SIGCHLD set to SIG_IGN reaps children itself: then ECHILD. */
+FUT_API int fut_waitpid(pid_t pid, int *status, long timeout_ms);
+
+/* Waits for one of the signals in set and takes it: 0 with *signo (may be
+ * NULL).  The caller must have blocked those signals in every thread
+ * (pthread_sigmask before starting threads), or they are delivered as
+ * usual and never seen here.  Uses a signalfd of its own for the call.
+ * ETIMEDOUT; ECANCELED (no signal taken); EINVAL (set NULL or empty). */
+FUT_API int fut_signal_wait(const sigset_t *set, int *signo, long timeout_ms);
 
 #ifdef __cplusplus
 }

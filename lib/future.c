@@ -48,6 +48,14 @@
 
 enum { FUT__COMPLETING = 5 };   /* internal state between claim and publish */
 
+/* Completion order (future_wait_next, a group's first failure): every
+ * completion takes the next number between its claim and its publish.  If
+ * one completion happens before another, its fetch_add comes first in the
+ * counter's modification order, so its number is smaller: the order of
+ * the numbers agrees with every order a program can observe.  Relaxed: the
+ * number is published with the state.  64 bits never wrap. */
+static atomic_uint_fast64_t completion_seq;
+
 /* ---------------------------------------------------------------------
  * The running task (fut_raise)
  * ------------------------------------------------------------------- */
@@ -151,6 +159,7 @@ future_t *fut__future_alloc(const struct fut__exec *exec)
     atomic_init(&f->name, NULL);
     f->err = 0;
     f->value = NULL;
+    f->seq = 0;
     fut__dlist_init(&f->waiters);
     f->exec = exec;
     f->fn = NULL;
@@ -247,20 +256,39 @@ bool fut__start(future_t *f)
  * Completion
  * ------------------------------------------------------------------- */
 
+/* The thread's deferred queue links callbacks through their node's next
+ * pointer, free once the node has been detached from its future. */
+static inline struct fut__cb *cb_next(const struct fut__cb *cb)
+{
+    struct fut__dnode *n = cb->node.link.next;
+    return n ? fut__container_of(n, struct fut__cb, node.link) : NULL;
+}
+
+static inline void cb_set_next(struct fut__cb *cb, struct fut__cb *next)
+{
+    cb->node.link.next = next ? &next->node.link : NULL;
+}
+
 /* Runs the thread's deferred callbacks, in the order they were queued;
  * callbacks they cause are appended and run by this same loop.  Each
- * queued callback holds a reference to its future. */
+ * queued callback holds a reference to its future, except a borrowed one,
+ * whose registrar keeps the future alive until it has run. */
 static void drain_callbacks(struct fut__thread *t)
 {
     struct fut__cb *cb;
     while ((cb = t->cbs.head)) {
-        t->cbs.head = cb->qnext;
+        t->cbs.head = cb_next(cb);
         if (!t->cbs.head)
             t->cbs.tail = NULL;
         future_t *f = cb->f;
+        /* A borrowed node may be gone once fn returns (a group freed by
+         * the waiter it wakes): read the flag before. */
+        bool owned = !cb->borrowed;
         cb->fn(f, cb->arg);
-        free(cb);
-        future_release(f);
+        if (owned) {
+            free(cb);
+            future_release(f);
+        }
     }
 }
 
@@ -282,6 +310,7 @@ int fut__complete(future_t *f, int from, enum future_state st, void *value, int 
     }
     f->value = st == FUTURE_DONE ? value : NULL;
     f->err = st == FUTURE_DONE ? 0 : err;
+    f->seq = atomic_fetch_add_explicit(&completion_seq, 1, memory_order_relaxed) + 1;
     /* seq_cst: publishes value/err (release) and orders against the load
      * of has_waiters below (the Dekker pairing described at the top). */
     atomic_store(&f->state, (int)st);
@@ -304,24 +333,26 @@ int fut__complete(future_t *f, int from, enum future_state st, void *value, int 
         } else {
             struct fut__cb *cb = fut__container_of(wn, struct fut__cb, node);
             cb->f = f;
-            cb->qnext = NULL;
+            cb_set_next(cb, NULL);     /* n's next was read above */
             if (cb_tail)
-                cb_tail->qnext = cb;
+                cb_set_next(cb_tail, cb);
             else
                 cb_head = cb;
             cb_tail = cb;
-            ncb++;
+            ncb += !cb->borrowed;
         }
         n = next;
     }
     if (!cb_head)
         return 0;
 
-    /* Each queued callback keeps f alive until it has run. */
-    atomic_fetch_add_explicit(&f->refs, (unsigned)ncb, memory_order_relaxed);
+    /* Each queued callback keeps f alive until it has run (a borrowed one's
+     * registrar does). */
+    if (ncb)
+        atomic_fetch_add_explicit(&f->refs, (unsigned)ncb, memory_order_relaxed);
     struct fut__thread *t = fut__self();
     if (t->cbs.tail)
-        t->cbs.tail->qnext = cb_head;
+        cb_set_next(t->cbs.tail, cb_head);
     else
         t->cbs.head = cb_head;
     t->cbs.tail = cb_tail;
@@ -407,6 +438,7 @@ int future_on_done(future_t *f, void (*cb)(future_t *f, void *arg), void *arg)
         node->node.w = NULL;
         node->fn = cb;
         node->arg = arg;
+        node->borrowed = false;
         fut__flock(f);
         atomic_store(&f->has_waiters, true);   /* seq_cst, see the top */
         if (!fut__is_terminal(atomic_load(&f->state))) {
@@ -419,6 +451,23 @@ int future_on_done(future_t *f, void (*cb)(future_t *f, void *arg), void *arg)
     }
     cb(f, arg);   /* already complete: run it here, now */
     return 0;
+}
+
+bool fut__on_done_node(future_t *f, struct fut__cb *cb)
+{
+    cb->node.w = NULL;
+    cb->borrowed = true;
+    if (fut__is_terminal(load_state(f)))
+        return false;
+    fut__flock(f);
+    atomic_store(&f->has_waiters, true);   /* seq_cst, see the top */
+    if (fut__is_terminal(atomic_load(&f->state))) {
+        fut__funlock(f);
+        return false;
+    }
+    fut__dlist_append(&f->waiters, &cb->node.link);
+    fut__funlock(f);
+    return true;
 }
 
 struct then_ctx {
@@ -471,6 +520,41 @@ future_t *future_then(future_t *f, void *(*fn)(void *value, void *arg), void *ar
         future_release(g);
         future_release(g);
         free(t);
+        errno = rc;
+        return NULL;
+    }
+    return g;
+}
+
+/* ---------------------------------------------------------------------
+ * Shield
+ * ------------------------------------------------------------------- */
+
+/* f's outcome, copied to the shield g (unless g was cancelled first). */
+static void shield_step(future_t *f, void *p)
+{
+    future_t *g = p;
+    int s = load_state(f);
+    fut__complete(g, -1, (enum future_state)s, f->value, f->err);
+    future_release(g);
+}
+
+future_t *future_shield(future_t *f)
+{
+    if (!f) {
+        errno = EINVAL;
+        return NULL;
+    }
+    /* g is a promise: cancelling it (by hand, or by a coroutine that
+     * awaits it and is cancelled) completes g alone; nothing reaches f. */
+    future_t *g = fut__future_alloc(NULL);
+    if (!g)
+        return NULL;
+    future_retain(g);                  /* the callback's */
+    int rc = future_on_done(f, shield_step, g);
+    if (rc) {
+        future_release(g);
+        future_release(g);             /* the last: cancels and frees it */
         errno = rc;
         return NULL;
     }

@@ -17,10 +17,20 @@
  *   4. finish    once main's future is complete, cancel every coroutine
  *                still alive (each runs to its end) and every spawn not
  *                yet started
- *   5. sleep     nothing ready: sleep until the next deadline or a remote
- *                hand-over, through the thread's own scheduler (the one
- *                outside the loop): a plain thread parks, a pool thread
- *                keeps running its pool's jobs (no polling either way)
+ *   5. sleep     nothing ready: sleep until the next deadline, a ready
+ *                descriptor or a remote hand-over.  On a plain thread that
+ *                is one epoll_wait on the loop's epoll set (ioset.c), the
+ *                next timer giving its timeout; remote hand-overs write the
+ *                set's eventfd.  A loop run inside a pool job sleeps through
+ *                the worker's scheduler instead, which keeps running the
+ *                pool's jobs (see loop_sleep for its descriptors)
+ *
+ * Descriptors.  A coroutine waiting on a descriptor (the scheduler's fd_wait,
+ * for io.c) links a fut__fdwait, which embeds the core's waiter node, into
+ * the loop's epoll set and suspends in coro_block like any other wait; the
+ * loop collects readiness once per turn while coroutines wait on
+ * descriptors (with a zero timeout when others are ready to run) and in
+ * phase 5, and notifies the waiters, which makes them ready.
  *
  * The loop as the core sees it: an executor (struct fut__exec: cancelling
  * a started coroutine wakes it with ECANCELED) and, while a coroutine runs,
@@ -50,12 +60,22 @@
  * Cancellation.  future_cancel on a started coroutine sets cancel_req
  * (atomic) and wakes it through the remote path: its current and every
  * later waiting call returns ECANCELED, and its future ends CANCELLED.
+ * The first waiting call to return ECANCELED delivers the cancellation
+ * (cancel_delivered): the core's future_get and future_gather then cancel
+ * what they were given (the scheduler's `deliver`), later calls do not.
+ * While the coroutine's shield is on (fut_cancel_shield, or the core's own
+ * waits that must finish, through the scheduler's `shield`), the
+ * cancellation is neither delivered nor wakes it: consider_wake and
+ * coro_block look at `shielded`, and a cancellation that arrived meanwhile
+ * is delivered by the first waiting call after the shield goes off.
  */
 #include "internal.h"
 #include "heap.h"
+#include "ioset.h"
 #include "stack.h"
 #include "coro/ctx.h"
 
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +88,11 @@
  * hand-over, timers), so they are delayed by at most that many steps. */
 #define DIRECT_MAX 64
 #define MIN_STACK (16u * 1024u)
+/* A loop nested in a pool job with coroutines waiting on descriptors cannot
+ * sleep in epoll_wait (the worker must keep running jobs): it re-checks its
+ * descriptors after this long, doubling up to the max while idle. */
+#define NESTED_RECHECK_FIRST_NS 1000000u
+#define NESTED_RECHECK_MAX_NS 10000000u
 
 enum coro_state {
     C_READY,     /* on the run queue */
@@ -88,6 +113,11 @@ struct fut__coro {
     struct fut__hnode timer;        /* armed in loop->timers while a wait has
                                        a deadline */
     atomic_bool cancel_req;         /* set once by future_cancel, any thread */
+    bool cancel_delivered;          /* a waiting call returned ECANCELED
+                                       for cancel_req; loop thread */
+    bool shielded;                  /* fut_cancel_shield: cancel_req does not
+                                       interrupt its waits; off at start, set
+                                       by the coroutine itself; loop thread */
     struct fut__dnode rlink;        /* on loop->remote; guarded by loop->mu */
     struct fut__dnode llink;        /* on loop->live; loop thread */
     struct fut__cbstate cbs;        /* its callback trampoline while it is
@@ -111,8 +141,14 @@ struct fut_loop {
                                        ready ones (qnext); loop thread */
     struct fut__dlist live;         /* started, not finished; loop thread */
     size_t nlive;                   /* loop thread */
+    size_t nnew;                    /* spawned on the loop thread and not yet
+                                       taken off rq: how many stacks are
+                                       wanted soon (a hint); loop thread */
     struct fut__heap timers;        /* loop thread */
     bool in_sleep;                  /* phase 5 in progress; loop thread */
+    struct fut__ioset io;           /* epoll set and eventfd: loop thread,
+                                       but the eventfd is written by anyone */
+    uint64_t nested_recheck;        /* loop_sleep in a pool job; loop thread */
 
     pthread_mutex_t mu;
     struct fut__fifo spawned;       /* spawned by other threads; guarded by mu */
@@ -150,6 +186,16 @@ static bool on_loop_thread(struct fut_loop *l)
 }
 
 bool fut_in_coroutine(void) { return coro_self() != NULL; }
+
+bool fut_cancel_shield(bool on)
+{
+    struct fut__coro *c = coro_self();
+    if (!c)
+        return false;
+    bool old = c->shielded;
+    c->shielded = on;
+    return old;
+}
 
 /* ---------------------------------------------------------------------
  * Run queue, remote hand-over, the sleeper
@@ -201,7 +247,7 @@ static void consider_wake(struct fut_loop *l, struct fut__coro *c)
 {
     if (c->st != C_WAITING)
         return;
-    if (atomic_load_explicit(&c->cancel_req, memory_order_acquire))
+    if (atomic_load_explicit(&c->cancel_req, memory_order_acquire) && !c->shielded)
         make_ready(l, c, ECANCELED);
     else if (c->waiting && fut__waiter_fired(c->waiting))
         make_ready(l, c, 0);
@@ -287,10 +333,32 @@ static void *coro_who(struct fut__sched *s)
     return fut__container_of(s, struct fut_loop, sched)->current;
 }
 
-static int coro_cancelled(struct fut__sched *s)
+/* ECANCELED when the running coroutine has a cancellation and its shield
+ * is off; that return delivers it.  *first (may be NULL): no waiting call
+ * had delivered it before. */
+static int coro_deliver(struct fut__sched *s, bool *first)
 {
     struct fut__coro *c = fut__container_of(s, struct fut_loop, sched)->current;
-    return atomic_load_explicit(&c->cancel_req, memory_order_acquire) ? ECANCELED : 0;
+    if (FUT_LIKELY(!atomic_load_explicit(&c->cancel_req, memory_order_acquire)) ||
+        c->shielded)
+        return 0;
+    if (first)
+        *first = !c->cancel_delivered;
+    c->cancel_delivered = true;
+    return ECANCELED;
+}
+
+static int coro_cancelled(struct fut__sched *s)
+{
+    return coro_deliver(s, NULL);
+}
+
+static bool coro_shield(struct fut__sched *s, bool on)
+{
+    struct fut__coro *c = fut__container_of(s, struct fut_loop, sched)->current;
+    bool old = c->shielded;
+    c->shielded = on;
+    return old;
 }
 
 /* Suspends the calling coroutine until w fires, the deadline passes, or
@@ -317,6 +385,8 @@ static int coro_block(struct fut__sched *s, struct fut__waiter *w, uint64_t dead
     /* Resumed by consider_wake, a timer or cancellation. */
     fut__heap_cancel(&l->timers, &c->timer);   /* if woken before it fired */
     c->waiting = NULL;
+    if (c->wake_reason == ECANCELED)
+        c->cancel_delivered = true;
     return c->wake_reason;
 }
 
@@ -351,13 +421,24 @@ static void coro_settle(struct fut__waiter *w)
     }
 }
 
+/* Waiting on a descriptor: below, with the epoll set. */
+static int coro_fd_wait(struct fut__sched *s, int fd, uint32_t events, bool drained,
+                        uint64_t deadline, uint32_t *revents);
+static bool coro_fd_drained(struct fut__sched *s, int fd);
+static void coro_fd_read_was_short(struct fut__sched *s, int fd, bool is_short);
+
 static const struct fut__sched_ops coro_ops = {
     .who = coro_who,
     .block = coro_block,
     .wake = coro_wake,
     .settle = coro_settle,
     .cancelled = coro_cancelled,
+    .deliver = coro_deliver,
+    .shield = coro_shield,
     .before_wait = NULL,
+    .fd_wait = coro_fd_wait,
+    .fd_drained = coro_fd_drained,
+    .fd_read_was_short = coro_fd_read_was_short,
 };
 
 /* The executor's cancel of a started coroutine (future_cancel). */
@@ -459,22 +540,27 @@ static void run_one(struct fut_loop *l, future_t *f)
     if (!c) {
         /* A new coroutine: make it, then start it unless it was cancelled
          * (or completed by hand) while queued. */
+        if (l->nnew)
+            l->nnew--;
         if (future_done(f)) {
             future_release(f);
             return;
         }
+        /* The stacks of the new ones queued behind it are wanted next:
+         * their first pages are populated in one call, not faulted in one
+         * by one. */
+        fut__stacks_expect(&l->stacks, l->nnew + 1);
         c = coro_create(l, f);
         if (!c) {
             fut__complete(f, FUTURE_PENDING, FUTURE_FAILED, NULL, ENOMEM);
             future_release(f);
             return;
         }
-        pthread_mutex_lock(&l->mu);
-        bool started = fut__start(f);
-        if (started)
-            f->xdata = c;
-        pthread_mutex_unlock(&l->mu);
-        if (!started) {
+        /* xdata before the start: a canceller reads it (under mu) only
+         * after it has seen RUNNING, which the start's CAS publishes. */
+        f->xdata = c;
+        if (!fut__start(f)) {
+            f->xdata = NULL;           /* nobody saw RUNNING: nobody read it */
             fut__ctx_release(&c->ctx);
             struct fut__stack st = c->stack;
             fut__stack_put(&l->stacks, &st);
@@ -543,7 +629,7 @@ static void begin_finish(struct fut_loop *l)
     for (struct fut__dnode *n = l->live.first; n; n = n->next) {
         struct fut__coro *c = fut__container_of(n, struct fut__coro, llink);
         atomic_store_explicit(&c->cancel_req, true, memory_order_release);
-        if (c->st == C_WAITING)
+        if (c->st == C_WAITING && !c->shielded)
             make_ready(l, c, ECANCELED);
     }
     for (future_t *f = l->rq.head; f; f = fut__qnext(f))
@@ -551,17 +637,79 @@ static void begin_finish(struct fut_loop *l)
             fut__complete(f, FUTURE_PENDING, FUTURE_CANCELLED, NULL, ECANCELED);
 }
 
-/* Phase 5: sleeps until the next deadline or a hand-over, through the
- * thread's scheduler outside the loop (a pool worker's keeps running its
- * pool's jobs meanwhile).  The sleeper node is published under mu; whoever
- * hands something over takes it off and notifies it. */
+/* The loop's own sleep (phase 5 on a plain thread): its waiter is fired
+ * by writing the eventfd its epoll_wait watches.  The eventfd is written
+ * before fired is published: once the loop sees fired it may leave, finish
+ * and free itself, so the firer touches nothing after that store. */
+static void epsleep_wake(struct fut__waiter *w)
+{
+    struct fut_loop *l = w->who;
+    fut__ioset_wake(&l->io);
+    atomic_store_explicit(&w->fired, 1, memory_order_release);
+}
+
+static void epsleep_settle(struct fut__waiter *w)
+{
+    while (!fut__waiter_fired(w))
+        sched_yield();
+}
+
+/* Only wake and settle are used: the loop waits in epoll_wait itself. */
+static const struct fut__sched_ops epsleep_ops = {
+    .who = NULL,
+    .block = NULL,
+    .wake = epsleep_wake,
+    .settle = epsleep_settle,
+    .cancelled = NULL,
+    .before_wait = NULL,
+};
+static struct fut__sched epsleep_sched = {&epsleep_ops, NULL};
+
+/* Phase 5: sleeps until the next deadline, a ready descriptor or a
+ * hand-over.  The sleeper node is published under mu; whoever hands
+ * something over takes it off and notifies it (take_sleeper_locked /
+ * notify_sleeper).
+ *
+ * On a plain thread the sleep is the epoll_wait that collects readiness,
+ * and the notification writes the eventfd it watches: one sleeping call
+ * for everything.
+ *
+ * Inside a pool job (the thread's outer scheduler is a pool worker's) the
+ * loop sleeps through the worker's block, which keeps running the pool's
+ * jobs while it waits (a job of that pool may be what a coroutine waits
+ * for) and is woken by hand-overs, new jobs and the deadline, but not by a
+ * descriptor.  So while coroutines wait on descriptors, such a loop first
+ * collects readiness without waiting, and then sleeps at most
+ * nested_recheck (1 ms, doubling to 10 ms while nothing comes): a
+ * descriptor that becomes ready is noticed within that bound.  That is a
+ * bounded re-check, not a busy loop; a loop on a plain thread never does
+ * it. */
 static void loop_sleep(struct fut_loop *l)
 {
     const struct fut__hent *e = fut__heap_min(&l->timers);
     uint64_t deadline = e ? e->when : FUT_NO_DEADLINE;
+    uint64_t check = fut__ioset_next_check(&l->io);
+    if (check < deadline)
+        deadline = check;
+    bool plain = l->sched.outer == NULL;
+    if (!plain && l->io.nwait) {
+        if (fut__ioset_poll(&l->io, 0) || l->rq.head) {
+            l->nested_recheck = NESTED_RECHECK_FIRST_NS;
+            return;
+        }
+        uint64_t cap = fut__now_ns() + l->nested_recheck;
+        if (cap < deadline)
+            deadline = cap;
+        if (l->nested_recheck < NESTED_RECHECK_MAX_NS)
+            l->nested_recheck *= 2;
+    }
     struct fut__waiter w;
     struct fut__wnode node;
     fut__waiter_init(&w, 1, 1);        /* the outer scheduler's waiter */
+    if (plain) {
+        w.sched = &epsleep_sched;      /* fired through the eventfd */
+        w.who = l;
+    }
     node.w = &w;
     pthread_mutex_lock(&l->mu);
     bool idle = !l->spawned.head && fut__dlist_empty(&l->remote);
@@ -570,9 +718,13 @@ static void loop_sleep(struct fut_loop *l)
     pthread_mutex_unlock(&l->mu);
     uint32_t unlinked = 1;
     if (idle) {
-        l->in_sleep = true;
-        fut__waiter_block(&w, deadline);
-        l->in_sleep = false;
+        if (plain) {
+            fut__ioset_poll(&l->io, deadline);
+        } else {
+            l->in_sleep = true;
+            fut__waiter_block(&w, deadline);
+            l->in_sleep = false;
+        }
         pthread_mutex_lock(&l->mu);
         unlinked = l->sleeper == &node;
         if (unlinked)
@@ -580,6 +732,59 @@ static void loop_sleep(struct fut_loop *l)
         pthread_mutex_unlock(&l->mu);
     }
     fut__waiter_leave(&w, unlinked);
+}
+
+/* ---------------------------------------------------------------------
+ * Waiting on a descriptor (io.c's way in; ioset.h)
+ * ------------------------------------------------------------------- */
+
+static bool coro_fd_drained(struct fut__sched *s, int fd)
+{
+    return fut__ioset_drained(&fut__container_of(s, struct fut_loop, sched)->io, fd);
+}
+
+static void coro_fd_read_was_short(struct fut__sched *s, int fd, bool is_short)
+{
+    fut__ioset_set_drained(&fut__container_of(s, struct fut_loop, sched)->io, fd, is_short);
+}
+
+static int coro_fd_wait(struct fut__sched *s, int fd, uint32_t events, bool drained,
+                        uint64_t deadline, uint32_t *revents)
+{
+    struct fut_loop *l = fut__container_of(s, struct fut_loop, sched);
+    int rc = coro_cancelled(s);
+    if (rc)
+        return rc;
+    struct fut__waiter w;
+    struct fut__fdwait fw;
+    memset(&fw, 0, sizeof fw);
+    fw.fd = fd;
+    fw.events = events;
+    fw.drained = drained;
+    fut__waiter_init(&w, 1, 1);
+    fw.node.w = &w;
+    rc = fut__ioset_add(&l->io, &fw);
+    if (rc) {
+        fut__waiter_leave(&w, 1);
+        if (rc != EPERM)
+            return rc;
+        *revents = events;             /* a regular file: always ready (poll) */
+        return 0;
+    }
+    /* If the descriptor is closed under us, the loop's check of long waits
+     * ends this one with POLLNVAL (ioset.h). */
+    rc = fut__waiter_block(&w, deadline);
+    bool unlinked = fut__ioset_del(&l->io, &fw);
+    fut__waiter_leave(&w, unlinked);
+    if (!unlinked && rc == ETIMEDOUT)
+        rc = 0;                        /* ready as time ran out: it counts */
+    if (rc == 0) {
+        if (fw.revents & POLLNVAL)
+            return EBADF;
+        *revents = fw.revents;
+        return 0;
+    }
+    return rc;
 }
 
 /* ---------------------------------------------------------------------
@@ -604,12 +809,22 @@ fut_loop_t *fut_loop_new(const fut_loop_opts *opts)
         errno = rc;
         return NULL;
     }
+    rc = fut__ioset_init(&l->io);
+    if (rc) {
+        fut__stacks_destroy(&l->stacks);
+        free(l);
+        errno = rc;
+        return NULL;
+    }
     if (pthread_mutex_init(&l->mu, NULL) != 0) {
+        fut__ioset_destroy(&l->io);
         fut__stacks_destroy(&l->stacks);
         free(l);
         errno = ENOMEM;
         return NULL;
     }
+    l->nested_recheck = NESTED_RECHECK_FIRST_NS;
+    l->stacks.cache = true;            /* warm stacks for the process's next loop */
     l->exec.ops = &coro_exec_ops;
     l->sched.ops = &coro_ops;
     fut__dlist_init(&l->live);
@@ -629,6 +844,16 @@ fut_loop_t *fut_loop_new(const fut_loop_opts *opts)
     return l;
 }
 
+/* A spawn while the loop is finishing: f was never queued. */
+static future_t *spawn_refused(future_t *f)
+{
+    atomic_store_explicit(&f->refs, 1, memory_order_relaxed);
+    f->exec = NULL;
+    future_release(f);                 /* cancels it */
+    errno = ESHUTDOWN;
+    return NULL;
+}
+
 future_t *fut_loop_spawn(fut_loop_t *l, fut_fn fn, void *arg)
 {
     if (!l || !fn) {
@@ -641,19 +866,18 @@ future_t *fut_loop_spawn(fut_loop_t *l, fut_fn fn, void *arg)
     f->fn = fn;
     f->arg = arg;
     atomic_store_explicit(&f->refs, 2, memory_order_relaxed);   /* caller + loop */
+    if (on_loop_thread(l)) {
+        /* finishing is written by the loop thread only: no lock here. */
+        if (FUT_UNLIKELY(l->finishing))
+            return spawn_refused(f);
+        l->nnew++;
+        rq_push(l, f);
+        return f;
+    }
     pthread_mutex_lock(&l->mu);
     if (l->finishing) {
         pthread_mutex_unlock(&l->mu);
-        atomic_store_explicit(&f->refs, 1, memory_order_relaxed);
-        f->exec = NULL;
-        future_release(f);             /* cancels it: never queued */
-        errno = ESHUTDOWN;
-        return NULL;
-    }
-    if (on_loop_thread(l)) {
-        pthread_mutex_unlock(&l->mu);
-        rq_push(l, f);
-        return f;
+        return spawn_refused(f);
     }
     fut__fifo_push(&l->spawned, f);
     atomic_store_explicit(&l->remote_pending, true, memory_order_relaxed);
@@ -708,6 +932,10 @@ int fut_loop_run(fut_loop_t *l, fut_fn main_fn, void *arg, void **result)
         if (atomic_load_explicit(&l->remote_pending, memory_order_relaxed))
             drain_remote(l);
         run_timers(l);
+        /* Readiness once per turn while coroutines wait on descriptors and
+         * others are ready (when none is, phase 5 collects it). */
+        if (FUT_UNLIKELY(l->io.nwait) && l->rq.head)
+            fut__ioset_poll(&l->io, 0);
         /* Checked every turn, not only when idle: a leftover that keeps
          * yielding is always ready and must still be cancelled. */
         if (!finishing && future_done(mainf)) {
@@ -758,6 +986,7 @@ void fut_loop_free(fut_loop_t *l)
         future_release(f);
     }
     fut__heap_free(&l->timers);
+    fut__ioset_destroy(&l->io);
     fut__stacks_destroy(&l->stacks);
     pthread_mutex_destroy(&l->mu);
     free(l);

@@ -14,10 +14,23 @@
  * Counters and flags (all atomic):
  *   nq          jobs submitted and not yet taken: incremented before the
  *               push (a CAS against queue_max for a bounded pool, which
- *               makes the bound exact), decremented by take()
- *   nspinning   idle workers spinning on nq (at most one spins at a time)
+ *               makes the bound exact), decremented by take(); its top bit
+ *               (NQ_CLOSED) is set once by shutdown: a submit that finds it
+ *               there takes its increment back and fails
+ *   nspinning   idle workers spinning on nq (at most one spins at a time),
+ *               plus workers woken from the idle list that have not looked
+ *               at the queue yet: the waker counts the woken one, which
+ *               takes itself out of the count just before it looks
  *   nidle       workers parked on the idle list
- *   submitting  submits between their `accepting` check and their push
+ *
+ * Waking one at a time.  A submit wakes a parked worker only when nothing
+ * is counted in nspinning, and the woken worker counts there until it
+ * looks at the queue; then, if jobs are left after its take, it wakes the
+ * next (take's "fan a burst out").  So a burst of jobs wakes workers one
+ * after the other, each one only while there is work for it (the rule of
+ * Go's scheduler), instead of one per submit: a fan-out of 100 tiny jobs
+ * on 16 threads woke all 16, which then queued on the pool's locks to go
+ * back to sleep.
  *
  * No lost wake-up.  A submit increments nq (seq_cst) and then reads
  * nspinning and nidle (seq_cst); a worker about to park increments nidle
@@ -47,9 +60,12 @@
  * lock is held while a job or a callback runs, or while anyone is woken
  * except a parked worker (parker->mu).
  *
- * Shutdown.  `accepting` goes false, then shutdown waits until no submit
- * is between its check and its push (`submitting`), so nothing is pushed
- * after `stopping` goes true; workers exit once nothing is queued.
+ * Shutdown.  `accepting` goes false, NQ_CLOSED is set in nq (after that
+ * no submit can reserve a place: the check and the reservation are one
+ * atomic operation, so a submit costs no extra one), then `stopping` goes
+ * true.  Every reservation made before the close is counted in nq, so a
+ * worker that sees `stopping` and then an nq of zero knows that nothing
+ * more will be pushed, and exits (a push half done keeps nq above zero).
  * FUT_CANCEL also sets cancel_all, which makes workers cancel instead of
  * run every job they have not started, and drains the queue to cancel it.
  * The state (shut_state) changes under shut_mu, but the work (cancelling,
@@ -80,6 +96,9 @@ struct worker {
     struct fut__parker *parker;        /* set by the thread before it can
                                           be idle; const afterwards */
     struct fut__dnode idle_link;       /* on pool->idle; guarded by pool->mu */
+    bool woken;                        /* taken off the idle list by
+                                          wake_one_locked and counted in
+                                          nspinning for it; guarded by mu */
     struct fut__fifo batch;            /* taken, not started: this thread only */
 };
 
@@ -93,7 +112,6 @@ struct fut_pool {
     _Alignas(64) atomic_size_t nq;     /* see "Counters" above */
     atomic_uint nspinning;
     atomic_uint nidle;
-    atomic_uint submitting;
     atomic_uint nroom;                 /* room waiters linked on `room` */
     atomic_bool accepting;
     atomic_bool stopping;
@@ -111,12 +129,27 @@ struct fut_pool {
 
     struct fut__exec exec;             /* what the core sees of the pool */
     size_t queue_max;                  /* const; 0: unbounded */
+    bool caller_runs;                  /* const: opts.caller_runs */
     size_t nthreads;                   /* const */
     struct worker *workers;            /* const array */
     char name[16];                     /* const */
 };
 
 static const struct fut__sched_ops worker_ops;
+
+/* nq's top bit: set by shutdown, no reservation succeeds afterwards. */
+#define NQ_CLOSED (((size_t)-1 >> 1) + 1)
+
+/* Jobs queued and not taken (nq without its closed bit); seq_cst. */
+static inline size_t queued(struct fut_pool *p)
+{
+    return atomic_load(&p->nq) & ~NQ_CLOSED;
+}
+
+static inline size_t queued_relaxed(struct fut_pool *p)
+{
+    return atomic_load_explicit(&p->nq, memory_order_relaxed) & ~NQ_CLOSED;
+}
 
 /* The worker of the calling thread (also when a loop runs nested in one of
  * its jobs), or NULL. */
@@ -192,26 +225,38 @@ static void idle_remove(struct fut_pool *p, struct worker *w)
     atomic_fetch_sub_explicit(&p->nidle, 1, memory_order_relaxed);
 }
 
-/* Wakes one parked worker.  Under pool->mu: a worker on the idle list
- * cannot exit (it must retake mu first), so its parker is in use by it. */
+/* Wakes one parked worker, counting it in nspinning until it looks at the
+ * queue ("Waking one at a time").  Under pool->mu: a worker on the idle
+ * list cannot exit (it must retake mu first), so its parker is in use by
+ * it. */
 static void wake_one_locked(struct fut_pool *p)
 {
     if (fut__dlist_empty(&p->idle))
         return;
     struct worker *w = fut__container_of(p->idle.first, struct worker, idle_link);
     idle_remove(p, w);
+    w->woken = true;
+    atomic_fetch_add(&p->nspinning, 1);
     fut__unpark(w->parker);
 }
 
-/* After work was queued: wake a parked worker unless one is spinning and
- * will find it.  Costs two loads when nobody sleeps. */
+/* After work was queued: wake a parked worker unless one is spinning, or
+ * was just woken, and will find it.  Costs two loads when nobody sleeps. */
 static void maybe_wake(struct fut_pool *p)
 {
     if (atomic_load(&p->nspinning) == 0 && atomic_load(&p->nidle) > 0) {
         pthread_mutex_lock(&p->mu);
-        wake_one_locked(p);
+        if (atomic_load(&p->nspinning) == 0)   /* another waker was first */
+            wake_one_locked(p);
         pthread_mutex_unlock(&p->mu);
     }
+}
+
+/* A woken worker leaves the count of nspinning (seq_cst: it looks at nq
+ * after this, see "No lost wake-up"). */
+static void woken_looks(struct fut_pool *p)
+{
+    atomic_fetch_sub(&p->nspinning, 1);
 }
 
 /* Wakes every submitter waiting for room; each rechecks and the losers
@@ -242,9 +287,9 @@ static void room_wake(struct fut_pool *p)
 static size_t uncount(struct fut_pool *p, size_t k)
 {
     if (!k)
-        return atomic_load_explicit(&p->nq, memory_order_relaxed);
+        return queued_relaxed(p);
     /* seq_cst: a room waiter links itself, bumps nroom and rereads nq. */
-    size_t left = atomic_fetch_sub(&p->nq, k) - k;
+    size_t left = (atomic_fetch_sub(&p->nq, k) & ~NQ_CLOSED) - k;
     if (atomic_load(&p->nroom))
         room_wake(p);
     return left;
@@ -255,7 +300,7 @@ static size_t uncount(struct fut_pool *p, size_t k)
  * again before sleeping). */
 static size_t take(struct fut_pool *p, struct worker *w, size_t max)
 {
-    size_t avail = atomic_load_explicit(&p->nq, memory_order_relaxed);
+    size_t avail = queued_relaxed(p);
     if (!avail)
         return 0;
     size_t k = avail / (2 * p->nthreads) + 1;
@@ -293,16 +338,18 @@ static void run_job(struct fut_pool *p, future_t *f)
     future_release(f);
 }
 
-/* On a thread of p: starts f, a job of p that has not started, and runs it
- * here, now.  Its queue entry keeps its reference and is skipped when
- * taken; the job leaves the count of queued jobs now, making room. */
-static void run_inline(struct fut_pool *p, future_t *f)
+/* On a thread of p (or, with caller_runs, a thread waiting for f): starts
+ * f, a job of p that has not started, and runs it here, now.  Its queue
+ * entry keeps its reference and is skipped when taken; the job leaves the
+ * count of queued jobs now, making room.  Returns true if it ran f. */
+static bool run_inline(struct fut_pool *p, future_t *f)
 {
     if (atomic_load_explicit(&p->cancel_all, memory_order_relaxed) || !fut__start(f))
-        return;
+        return false;
     if (!atomic_exchange_explicit(&f->xflag, 1, memory_order_relaxed))
         uncount(p, 1);
     fut__run_task(f);
+    return true;
 }
 
 static void set_thread_name(struct fut_pool *p, unsigned index)
@@ -317,31 +364,35 @@ static void set_thread_name(struct fut_pool *p, unsigned index)
 static bool work_or_stop(void *arg)
 {
     struct fut_pool *p = arg;
-    return atomic_load_explicit(&p->nq, memory_order_relaxed) ||
-           atomic_load_explicit(&p->stopping, memory_order_relaxed);
+    return queued_relaxed(p) || atomic_load_explicit(&p->stopping, memory_order_relaxed);
 }
 
 /* Parks w on the idle list until a submit or a completion wakes it, unless
  * work is visible after it has published itself as idle (see "No lost
  * wake-up").  `fired` (may be NULL) is a waiter's flag that also ends the
- * sleep.  Returns when it should look for work again. */
-static void park(struct fut_pool *p, struct worker *w, atomic_int *fired, uint64_t deadline)
+ * sleep.  Returns when it should look for work again: true if it was woken
+ * by wake_one_locked and so counts in nspinning (the caller calls
+ * woken_looks before it looks at the queue). */
+static bool park(struct fut_pool *p, struct worker *w, atomic_int *fired, uint64_t deadline)
 {
     if (!w->parker) {
         /* No parker could be made (ENOMEM at thread start): poll. */
         struct timespec ts = {0, 200000};
         nanosleep(&ts, NULL);
-        return;
+        return false;
     }
     pthread_mutex_lock(&p->mu);
     idle_push(p, w);
     pthread_mutex_unlock(&p->mu);
-    if (!atomic_load(&p->nq) && !atomic_load(&p->stopping))
+    if (!queued(p) && !atomic_load(&p->stopping))
         fut__park(w->parker, fired, deadline);
     pthread_mutex_lock(&p->mu);
+    bool woken = w->woken;
+    w->woken = false;
     if (w->idle_link.on)               /* not woken by a submit */
         idle_remove(p, w);
     pthread_mutex_unlock(&p->mu);
+    return woken;
 }
 
 static void run_batch(struct fut_pool *p, struct worker *w)
@@ -360,22 +411,32 @@ static void *worker_main(void *arg)
     set_thread_name(p, w->index);
     w->parker = fut__parker_self();    /* NULL only on ENOMEM: park polls */
 
+    bool woken = false;                /* counted in nspinning by our waker */
     for (;;) {
+        if (woken) {
+            woken_looks(p);            /* then take() looks at the queue */
+            woken = false;
+        }
         if (take(p, w, BATCH_MAX)) {
             run_batch(p, w);
             continue;
         }
-        if (atomic_load(&p->nq))
+        /* stopping first, then nq: every reservation made before the
+         * close shows in nq once stopping does (see "Shutdown"). */
+        if (atomic_load(&p->stopping)) {
+            if (!queued(p))
+                break;                 /* nothing queued, nothing will be */
             continue;                  /* a push is half done: retry */
-        if (atomic_load(&p->stopping))
-            break;                     /* nothing queued, nothing will be */
+        }
+        if (queued(p))
+            continue;                  /* a push is half done: retry */
         /* One worker spins; the others park at once. */
         if (atomic_fetch_add(&p->nspinning, 1) == 0)
             fut__spin(work_or_stop, p, IDLE_SPIN_NS);
         atomic_fetch_sub(&p->nspinning, 1);   /* seq_cst, then reread nq */
-        if (atomic_load(&p->nq) || atomic_load(&p->stopping))
+        if (queued(p) || atomic_load(&p->stopping))
             continue;
-        park(p, w, NULL, FUT_NO_DEADLINE);
+        woken = park(p, w, NULL, FUT_NO_DEADLINE);
     }
     t->sched = NULL;
     return NULL;
@@ -413,9 +474,15 @@ static int worker_block(struct fut__sched *s, struct fut__waiter *wt, uint64_t d
             continue;
         if (fut__now_ns() >= deadline)
             return fut__waiter_fired(wt) ? 0 : ETIMEDOUT;
-        if (atomic_load(&p->nq))
+        if (queued(p))
             continue;                  /* a push is half done: retry */
-        park(p, w, &wt->fired, deadline);
+        if (park(p, w, &wt->fired, deadline)) {
+            woken_looks(p);
+            /* Woken for a job, but this wait may end first: pass the
+             * job on rather than leave it to nobody. */
+            if (queued(p))
+                maybe_wake(p);
+        }
     }
 }
 
@@ -428,14 +495,16 @@ static int worker_cancelled(struct fut__sched *s)
 /* Runs the awaited jobs of this pool that have not started, here and now,
  * before helping with anything else: running an unrelated queued job first
  * could nest a job that waits on ours above us on this stack. */
-static void worker_before_wait(struct fut__sched *s, future_t *const fs[], size_t n)
+static bool worker_before_wait(struct fut__sched *s, future_t *const fs[], size_t n)
 {
     struct worker *w = fut__container_of(s, struct worker, sched);
     struct fut_pool *p = w->pool;
+    bool ran = false;
     for (size_t i = 0; i < n; i++)
         if (fs[i]->exec == &p->exec &&
             atomic_load_explicit(&fs[i]->state, memory_order_relaxed) == FUTURE_PENDING)
-            run_inline(p, fs[i]);
+            ran |= run_inline(p, fs[i]);
+    return ran;
 }
 
 static const struct fut__sched_ops worker_ops = {
@@ -458,6 +527,21 @@ static const struct fut__exec_ops job_ops = {
     .what = "job",
     .trace_kind = 'j',
     .cancel_running = job_cancel_running,
+    .run_waited = NULL,
+};
+
+/* caller_runs: a plain thread about to wait for f runs it (wait.c asks
+ * through the plain scheduler's before_wait). */
+static bool job_run_waited(future_t *f)
+{
+    return run_inline(fut__container_of(f->exec, struct fut_pool, exec), f);
+}
+
+static const struct fut__exec_ops job_ops_caller_runs = {
+    .what = "job",
+    .trace_kind = 'j',
+    .cancel_running = job_cancel_running,
+    .run_waited = job_run_waited,
 };
 
 /* ---------------------------------------------------------------------
@@ -540,7 +624,6 @@ fut_pool_t *fut_pool_new(const fut_pool_opts *opts)
     atomic_init(&p->nq, 0);
     atomic_init(&p->nspinning, 0);
     atomic_init(&p->nidle, 0);
-    atomic_init(&p->submitting, 0);
     atomic_init(&p->nroom, 0);
     atomic_init(&p->accepting, true);
     atomic_init(&p->stopping, false);
@@ -549,7 +632,10 @@ fut_pool_t *fut_pool_new(const fut_pool_opts *opts)
     fut__dlist_init(&p->room);
     p->shut_state = SHUT_RUNNING;
     p->joined_f = joined;
-    p->exec.ops = &job_ops;
+    p->caller_runs = opts && opts->caller_runs;
+    p->exec.ops = p->caller_runs ? &job_ops_caller_runs : &job_ops;
+    if (p->caller_runs)
+        atomic_store_explicit(&fut__caller_runs_used, true, memory_order_relaxed);
     p->queue_max = opts ? opts->queue_max : 0;
     p->workers = ws;
     p->nthreads = n;
@@ -583,16 +669,21 @@ fail_mem:
     return NULL;
 }
 
-/* Reserves a place in the queue: exact against queue_max.  Returns 0, or
- * EAGAIN when the queue is full. */
+/* Reserves a place in the queue: exact against queue_max.  Returns 0,
+ * EAGAIN when the queue is full, or ESHUTDOWN once the pool is closed. */
 static int reserve(struct fut_pool *p)
 {
     if (!p->queue_max) {
-        atomic_fetch_add(&p->nq, 1);   /* seq_cst: see "No lost wake-up" */
-        return 0;
+        /* seq_cst: see "No lost wake-up" and "Shutdown". */
+        if (FUT_LIKELY(!(atomic_fetch_add(&p->nq, 1) & NQ_CLOSED)))
+            return 0;
+        atomic_fetch_sub(&p->nq, 1);   /* closed: take it back */
+        return ESHUTDOWN;
     }
     size_t n = atomic_load(&p->nq);
     do {
+        if (n & NQ_CLOSED)
+            return ESHUTDOWN;
         if (n >= p->queue_max)
             return EAGAIN;
     } while (!atomic_compare_exchange_weak(&p->nq, &n, n + 1));
@@ -618,7 +709,7 @@ static int wait_for_room(struct fut_pool *p)
     pthread_mutex_unlock(&p->mu);
     /* Recheck after publishing ourselves (uncount decrements nq, then reads
      * nroom): either we see the room, or it sees us and wakes us. */
-    if (atomic_load(&p->nq) >= p->queue_max && atomic_load(&p->accepting))
+    if (queued(p) >= p->queue_max && atomic_load(&p->accepting))
         rc = fut__waiter_block(&w, FUT_NO_DEADLINE);
     pthread_mutex_lock(&p->mu);
     uint32_t unlinked = 0;
@@ -646,17 +737,12 @@ static future_t *submit(fut_pool_t *p, fut_fn fn, void *arg, bool may_wait)
 
     int err = 0;
     for (;;) {
-        atomic_fetch_add(&p->submitting, 1);
-        if (!atomic_load(&p->accepting)) {
-            err = ESHUTDOWN;
-        } else if ((err = reserve(p)) == 0) {
+        if ((err = reserve(p)) == 0) {
             atomic_store_explicit(&f->refs, 2, memory_order_relaxed);  /* caller + queue */
             q_push(p, f);
-            atomic_fetch_sub(&p->submitting, 1);
             maybe_wake(p);
             return f;
         }
-        atomic_fetch_sub(&p->submitting, 1);
         if (err != EAGAIN || !may_wait)
             break;
         if ((err = wait_for_room(p)) != 0)
@@ -714,10 +800,9 @@ static void shutdown_work(struct fut_pool *p, enum fut_shutdown how)
     atomic_store(&p->accepting, false);
     if (how == FUT_CANCEL)
         atomic_store(&p->cancel_all, true);
-    /* Let every submit that passed its `accepting` check finish its push:
-     * after this, nothing new can enter the queue. */
-    while (atomic_load(&p->submitting))
-        sched_yield();
+    /* No reservation succeeds after this; those made before are counted
+     * in nq, and a worker exits only once they have been taken. */
+    atomic_fetch_or(&p->nq, NQ_CLOSED);
     atomic_store(&p->stopping, true);
 
     struct fut__fifo cancelled = {NULL, NULL};
@@ -725,8 +810,8 @@ static void shutdown_work(struct fut_pool *p, enum fut_shutdown how)
         size_t got = 0;
         pthread_mutex_lock(&p->cmu);
         for (;;) {
-            /* No push is half done any more (submitting is 0), so an
-             * empty pop means an empty queue. */
+            /* A push still half done is taken (and, cancel_all being
+             * set, cancelled) by a worker, which cannot exit before. */
             future_t *f = q_pop(p);
             if (!f)
                 break;

@@ -26,6 +26,23 @@
  * when a slab is mapped, so fut__stack_put cannot fail.  Slabs are unmapped
  * only by fut__stacks_destroy; freed stacks keep their touched pages.
  *
+ * The first touch.  A new coroutine's first write to its stack top is a
+ * page fault: the kernel allocates and zeroes a page, traps in and out.
+ * When the loop knows that many new coroutines are queued (W3, W5: a
+ * fan-out spawns them all, then they start), fut__stacks_expect populates
+ * the top page of the next fresh slots in one process_madvise(2)
+ * MADV_POPULATE_WRITE call (Linux >= 6.13 takes any advice for the
+ * calling process): the same work per page, without a trap each.  Where
+ * the kernel refuses, nothing is populated and pages fault as before.
+ *
+ * Warm stacks across loops.  A loop's allocator (s->cache) hands its slabs
+ * to a small process-wide cache when destroyed (at most FUT__STACK_CACHE
+ * carved stacks, CACHE_MAX_SLABS slabs; stacks trimmed to their top page,
+ * slabs split by mprotect guards never kept), and the next allocator of
+ * the same geometry takes them back as free, already-touched stacks: a
+ * program that runs loop after loop (fut_run per request, tests) pays the
+ * first touch of its stacks once.  The cache keeps at most a few MiB.
+ *
  * Guard regions, and the trade-off against vm.max_map_count.  Decided once
  * per process:
  *   - madvise(MADV_GUARD_INSTALL) (Linux >= 6.13) puts guard markers in
@@ -88,6 +105,9 @@
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102   /* Linux 6.13 */
 #endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23   /* Linux 5.14 */
+#endif
 #ifndef MAP_STACK
 #define MAP_STACK 0
 #endif
@@ -103,9 +123,18 @@
 #define FUT__STACK_REGISTRY 4096
 
 struct fut__stack_slab {
-    struct fut__stack_slab *next;   /* older slab */
+    struct fut__stack_slab *next;   /* older slab; in the cache: the next
+                                       cached one (guarded by cache_mu) */
     char *base;                     /* the mapping */
     size_t len;                     /* its length: nslots * stride */
+    size_t stride;                  /* guard + stack: its allocator's */
+    size_t stack_size;              /* its allocator's */
+    size_t nslots;                  /* len / stride */
+    size_t ncarved;                 /* slots ever carved (set when retired;
+                                       slabs[0] counts by s->carve) */
+    size_t npop;                    /* slots with the top page populated, in
+                                       the cache (>= ncarved) */
+    size_t nguarded;                /* carved slots with a guard */
     size_t mprotect_guards;         /* guards made by mprotect here (budget) */
     int reg;                        /* registry slot; -1: not registered */
     bool guarded;                   /* every slot's guard installed at mapping
@@ -124,6 +153,15 @@ static long mprotect_limit;               /* set once: guards allowed */
 static atomic_long mprotect_used;         /* mprotect guards alive */
 static atomic_bool no_batch;              /* process_madvise failed once: use
                                              one madvise per stack */
+static atomic_bool no_populate;           /* process_madvise(MADV_POPULATE_WRITE)
+                                             refused once: let pages fault */
+
+/* The process's cache of retired slabs (see fut__stacks_destroy). */
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct fut__stack_slab *cache_head;   /* guarded by cache_mu */
+static size_t cache_carved;                  /* their carved slots; cache_mu */
+static size_t cache_nslabs;                  /* cache_mu */
+#define CACHE_MAX_SLABS 16
 
 /* Does a guard installed at p (one page) fault?  A kernel copying from it
  * must fail with EFAULT; an emulator ignoring the madvise lets it pass. */
@@ -413,17 +451,47 @@ int fut__stacks_init(struct fut__stacks *s, size_t stack_size)
     return 0;
 }
 
+/* process_madvise(2) of `advice` over iov[0..n) (n <= UIO_MAXIOV) on the
+ * calling process.  Returns 0, or the errno of the refusal.  The pidfd is
+ * opened per call, never cached: after a fork a cached one would name the
+ * parent, and a program may close descriptors it does not know about. */
+static int madvise_batch(struct iovec *iov, size_t n, int advice)
+{
+#if defined(SYS_pidfd_open) && defined(SYS_process_madvise)
+    long pfd = syscall(SYS_pidfd_open, (long)getpid(), 0L);
+    if (pfd < 0)
+        return errno ? errno : ENOSYS;
+    size_t want = 0;
+    for (size_t i = 0; i < n; i++)
+        want += iov[i].iov_len;
+    long r = syscall(SYS_process_madvise, pfd, iov, (long)n, (long)advice, 0L);
+    int e = r < 0 ? errno : (size_t)r == want ? 0 : EAGAIN;
+    close((int)pfd);
+    return e;
+#else
+    (void)iov;
+    (void)n;
+    (void)advice;
+    return ENOSYS;
+#endif
+}
+
+/* A refusal that will not change for this process: stop asking. */
+static bool refused_for_good(int e)
+{
+    return e == EINVAL || e == ENOSYS || e == EPERM || e == EBADF || e == EMFILE ||
+           e == ENFILE;
+}
+
 /* MADV_GUARD_INSTALL on the guard of every slot of a new slab in one
  * system call: process_madvise(2) on our own pidfd takes up to UIO_MAXIOV
  * (1024 = SLAB_MAX_SLOTS) ranges, and since Linux 6.13 accepts any advice
  * for the calling process.  One call instead of one per stack: 0.8 us per
  * guard instead of 6 us on the project VM, where system calls are dear.
- * The pidfd is opened per call, never cached: after a fork a cached one
- * would name the parent.  False (nothing assumed installed) if the kernel
- * refuses; slots then get one madvise each when carved. */
+ * False (nothing assumed installed) if the kernel refuses; slots then get
+ * one madvise each when carved. */
 static bool guards_batch(struct fut__stacks *s, struct fut__stack_slab *sl, size_t n)
 {
-#if defined(SYS_pidfd_open) && defined(SYS_process_madvise)
     if (atomic_load_explicit(&no_batch, memory_order_relaxed) || n > SLAB_MAX_SLOTS)
         return false;
     struct iovec *iov = fut__malloc(n * sizeof *iov);   /* failing: per-stack madvise */
@@ -433,50 +501,98 @@ static bool guards_batch(struct fut__stacks *s, struct fut__stack_slab *sl, size
         iov[i].iov_base = sl->base + i * s->stride;
         iov[i].iov_len = s->guard_size;
     }
-    bool ok = false;
-    long pfd = syscall(SYS_pidfd_open, (long)getpid(), 0L);
-    if (pfd >= 0) {
-        long r = syscall(SYS_process_madvise, pfd, iov, (long)n,
-                         (long)MADV_GUARD_INSTALL, 0L);
-        ok = r >= 0 && (size_t)r == n * s->guard_size;
-        if (r < 0 && (errno == EINVAL || errno == ENOSYS || errno == EPERM))
-            atomic_store_explicit(&no_batch, true, memory_order_relaxed);
-        close((int)pfd);
-    } else {
+    int e = madvise_batch(iov, n, MADV_GUARD_INSTALL);
+    if (refused_for_good(e))
         atomic_store_explicit(&no_batch, true, memory_order_relaxed);
-    }
     free(iov);
-    return ok;
-#else
-    (void)s;
-    (void)sl;
-    (void)n;
-    return false;
-#endif
+    return e == 0;
 }
 
-/* Maps a new slab and makes it the one carved from.  0 or ENOMEM. */
+/* Grows the free array to hold `need` stacks, so that put cannot fail. */
+static int free_reserve(struct fut__stacks *s, size_t need)
+{
+    if (need <= s->free_cap)
+        return 0;
+    size_t cap = s->free_cap ? s->free_cap : 64;
+    while (cap < need)
+        cap *= 2;
+    void **nf = fut__realloc(s->free, cap * sizeof *nf);
+    if (nf == NULL)
+        return ENOMEM;
+    s->free = nf;
+    s->free_cap = cap;
+    return 0;
+}
+
+/* Makes sl the slab carved from, its first `carved` slots already handed
+ * out once (a slab from the cache: they go on the free list, warm). */
+static void slab_adopt(struct fut__stacks *s, struct fut__stack_slab *sl)
+{
+    sl->next = s->slabs;
+    s->slabs = sl;
+    /* Lowest address popped first: the LIFO gets them in slot order. */
+    for (size_t i = sl->ncarved; i-- > 0;)
+        s->free[s->nfree++] = sl->base + i * s->stride + s->guard_size;
+    s->carved += sl->ncarved;
+    s->guarded += sl->nguarded;
+    s->adopted += sl->ncarved;
+    s->carve = sl->base + sl->ncarved * s->stride;
+    s->carve_left = sl->nslots - sl->ncarved;
+    s->pop_end = sl->base + sl->npop * s->stride;
+    s->nslabs++;
+    s->mapped += sl->len;
+}
+
+static bool cache_put(struct fut__stack_slab *sl);
+static void slab_unmap(struct fut__stack_slab *sl);
+
+/* A retired slab of this allocator's geometry from the process's cache,
+ * or NULL. */
+static struct fut__stack_slab *cache_take(const struct fut__stacks *s)
+{
+    if (!s->cache)
+        return NULL;
+    pthread_mutex_lock(&cache_mu);
+    struct fut__stack_slab **pp = &cache_head, *sl;
+    while ((sl = *pp) != NULL &&
+           (sl->stride != s->stride || sl->stack_size != s->stack_size))
+        pp = &sl->next;
+    if (sl != NULL) {
+        *pp = sl->next;
+        cache_carved -= sl->ncarved;
+        cache_nslabs--;
+    }
+    pthread_mutex_unlock(&cache_mu);
+    return sl;
+}
+
+/* Maps a new slab (or takes one from the cache) and makes it the one
+ * carved from.  0 or ENOMEM. */
 static int slab_new(struct fut__stacks *s)
 {
+    struct fut__stack_slab *sl = cache_take(s);
+    if (sl != NULL) {
+        if (free_reserve(s, s->carved + sl->nslots) != 0) {
+            if (!cache_put(sl))               /* back where it was */
+                slab_unmap(sl);
+            return ENOMEM;
+        }
+        slab_adopt(s, sl);
+        if (s->next_slots < sl->nslots * 2)
+            s->next_slots = sl->nslots * 2 < SLAB_MAX_SLOTS ? sl->nslots * 2 : SLAB_MAX_SLOTS;
+        return 0;
+    }
+
     size_t n = s->next_slots;
     size_t most = SLAB_MAX_BYTES / s->stride;
     if (n > most)
         n = most > 0 ? most : 1;
 
     /* The free array must be able to hold every stack, so put cannot fail. */
-    size_t need = s->carved + n;
-    if (need > s->free_cap) {
-        size_t cap = s->free_cap ? s->free_cap : 64;
-        while (cap < need)
-            cap *= 2;
-        void **nf = fut__realloc(s->free, cap * sizeof *nf);
-        if (nf == NULL)
-            return ENOMEM;
-        s->free = nf;
-        s->free_cap = cap;
-    }
+    if (free_reserve(s, s->carved + n) != 0)
+        return ENOMEM;
 
-    struct fut__stack_slab *sl = fut__malloc(sizeof *sl);
+    sl = fut__malloc(sizeof *sl);
     if (sl == NULL)
         return ENOMEM;
     size_t len = n * s->stride;
@@ -492,6 +608,12 @@ static int slab_new(struct fut__stacks *s)
 #endif
     sl->base = base;
     sl->len = len;
+    sl->stride = s->stride;
+    sl->stack_size = s->stack_size;
+    sl->nslots = n;
+    sl->ncarved = 0;
+    sl->npop = 0;
+    sl->nguarded = 0;
     sl->mprotect_guards = 0;
     sl->guarded = atomic_load_explicit(&guard_kind, memory_order_relaxed) ==
                       FUT__GUARD_MADVISE && guards_batch(s, sl, n);
@@ -500,6 +622,7 @@ static int slab_new(struct fut__stacks *s)
     s->slabs = sl;
     s->carve = base;
     s->carve_left = n;
+    s->pop_end = base;
     s->nslabs++;
     s->mapped += len;
     if (s->next_slots < SLAB_MAX_SLOTS)
@@ -531,20 +654,22 @@ static bool guard_install(struct fut__stacks *s, char *slot)
 int fut__stack_get(struct fut__stacks *s, struct fut__stack *out)
 {
     char *lo;
+    if (s->nfree == 0 && s->carve_left == 0) {
+        int e = slab_new(s);           /* a cached slab comes with free stacks */
+        if (e != 0)
+            return e;
+    }
     if (s->nfree > 0) {
         lo = s->free[--s->nfree];
     } else {
-        if (s->carve_left == 0) {
-            int e = slab_new(s);
-            if (e != 0)
-                return e;
-        }
         char *slot = s->carve;
         s->carve += s->stride;
         s->carve_left--;
         s->carved++;
-        if (s->slabs->guarded || guard_install(s, slot))
+        if (s->slabs->guarded || guard_install(s, slot)) {
             s->guarded++;
+            s->slabs->nguarded++;
+        }
         lo = slot + s->guard_size;
     }
     s->live++;
@@ -561,17 +686,150 @@ void fut__stack_put(struct fut__stacks *s, const struct fut__stack *st)
     s->live--;
 }
 
+/* MADV_POPULATE_WRITE on the top page of k never-used slots from `from`,
+ * in one process_madvise call.  What the kernel does for each page is
+ * what a first-touch fault does (allocate, zero, map), without a trap per
+ * page.  False if nothing was populated. */
+static bool populate_tops(struct fut__stacks *s, char *from, size_t k)
+{
+    struct iovec *iov = fut__malloc(k * sizeof *iov);
+    if (iov == NULL)
+        return false;
+    for (size_t i = 0; i < k; i++) {
+        iov[i].iov_base = from + (i + 1) * s->stride - page_size;
+        iov[i].iov_len = page_size;
+    }
+    int e = madvise_batch(iov, k, MADV_POPULATE_WRITE);
+    free(iov);
+    if (refused_for_good(e))
+        atomic_store_explicit(&no_populate, true, memory_order_relaxed);
+    return e == 0;
+}
+
+void fut__stacks_expect(struct fut__stacks *s, size_t n)
+{
+    if (n <= s->nfree + 1 || atomic_load_explicit(&no_populate, memory_order_relaxed))
+        return;
+    /* (A slab from the cache comes with warm stacks on the free list.) */
+    if (s->carve_left == 0 && (slab_new(s) != 0 || n <= s->nfree + 1))
+        return;
+    if (s->pop_end > s->carve)
+        return;                          /* populated ones left: refill when used */
+    /* Fresh slots the next gets will carve, but no more than there are
+     * stacks in use now: the batch doubles while the coroutines stay alive
+     * (a fan-out of sleepers, W3 and W5), and coroutines that end before
+     * the next one starts (their stack comes back to the free list) never
+     * make it populate pages that would not be used. */
+    size_t want = n - s->nfree;
+    if (want > s->live)
+        want = s->live;
+    if (want > s->carve_left)
+        want = s->carve_left;
+    if (want > SLAB_MAX_SLOTS)
+        want = SLAB_MAX_SLOTS;
+    if (want < 2)
+        return;                          /* a fault costs no more than a call */
+    if (populate_tops(s, s->carve, want)) {
+        s->pop_end = s->carve + want * s->stride;
+        s->populated += want;
+    }
+}
+
+/* Reserves room in the process's cache for sl (false: full); the caller
+ * then hands it over with cache_link, or gives the room back. */
+static bool cache_reserve(const struct fut__stack_slab *sl)
+{
+    pthread_mutex_lock(&cache_mu);
+    bool ok = cache_nslabs < CACHE_MAX_SLABS &&
+              cache_carved + sl->ncarved <= FUT__STACK_CACHE;
+    if (ok) {
+        cache_carved += sl->ncarved;
+        cache_nslabs++;
+    }
+    pthread_mutex_unlock(&cache_mu);
+    return ok;
+}
+
+static void cache_link(struct fut__stack_slab *sl)
+{
+    pthread_mutex_lock(&cache_mu);
+    sl->next = cache_head;
+    cache_head = sl;
+    pthread_mutex_unlock(&cache_mu);
+}
+
+/* Hands sl to the process's cache; false if the cache is full. */
+static bool cache_put(struct fut__stack_slab *sl)
+{
+    if (!cache_reserve(sl))
+        return false;
+    cache_link(sl);
+    return true;
+}
+
+static void slab_unmap(struct fut__stack_slab *sl)
+{
+    registry_remove(sl->reg);   /* before the range can be reused */
+    munmap(sl->base, sl->len);
+    if (sl->mprotect_guards > 0)
+        atomic_fetch_sub_explicit(&mprotect_used, (long)sl->mprotect_guards,
+                                  memory_order_relaxed);
+    free(sl);
+}
+
+/* Gives back the pages of sl's carved stacks below their top page (a
+ * cached stack keeps what a coroutine that only waits touches).  mincore
+ * says which stacks went deeper: usually none, and then this is one call. */
+static void trim_stacks(struct fut__stack_slab *sl)
+{
+    size_t pages = sl->len / page_size, per = sl->stride / page_size;
+    size_t guard_pages = (sl->stride - sl->stack_size) / page_size;
+    unsigned char *vec = fut__malloc(pages);
+    bool known = vec != NULL && mincore(sl->base, sl->len, vec) == 0;
+    size_t below = sl->stack_size / page_size - 1;        /* pages under the top */
+    for (size_t i = 0; i < sl->ncarved && below > 0; i++) {
+        char *lo = sl->base + i * sl->stride + (sl->stride - sl->stack_size);
+        const unsigned char *v = vec + i * per + guard_pages;
+        bool deep = !known;
+        /* mincore's bytes are 0 or 1 (the low bit: resident), 8 at a time */
+        size_t j = 0;
+        for (; known && !deep && j + 8 <= below; j += 8) {
+            uint64_t x;
+            memcpy(&x, v + j, 8);
+            deep = (x & 0x0101010101010101ull) != 0;
+        }
+        for (; known && !deep && j < below; j++)
+            deep = (v[j] & 1) != 0;
+        if (deep)
+            madvise(lo, below * page_size, MADV_DONTNEED);
+    }
+    free(vec);
+}
+
 void fut__stacks_destroy(struct fut__stacks *s)
 {
     struct fut__stack_slab *sl = s->slabs;
+    /* Only an allocator whose stacks are all back may retire its slabs:
+     * a cached stack must be unused.  Slabs split by mprotect guards cost
+     * two mappings a stack and are not kept. */
+    bool keep = s->cache && s->live == 0;
     while (sl != NULL) {
         struct fut__stack_slab *next = sl->next;
-        registry_remove(sl->reg);   /* before the range can be reused */
-        munmap(sl->base, sl->len);
-        if (sl->mprotect_guards > 0)
-            atomic_fetch_sub_explicit(&mprotect_used, (long)sl->mprotect_guards,
-                                      memory_order_relaxed);
-        free(sl);
+        if (sl == s->slabs) {
+            sl->ncarved = (size_t)(s->carve - sl->base) / s->stride;
+            char *pe = s->pop_end > s->carve ? s->pop_end : s->carve;
+            sl->npop = (size_t)(pe - sl->base) / s->stride;
+        } else {
+            sl->ncarved = sl->npop = sl->nslots;
+        }
+        if (keep && sl->mprotect_guards == 0 && sl->ncarved > 0 &&
+            sl->ncarved <= FUT__STACK_CACHE && cache_reserve(sl)) {
+            trim_stacks(sl);            /* before any other loop can take it */
+            cache_link(sl);
+            sl = next;
+            continue;
+        }
+        slab_unmap(sl);
         sl = next;
     }
     free(s->free);

@@ -39,6 +39,9 @@ struct fut__stacks {
     char *carve;                    /* next never-used slot of slabs[0] */
     size_t carve_left;              /* never-used slots left in slabs[0] */
     size_t next_slots;              /* slots in the next slab (doubles, capped) */
+    char *pop_end;                  /* never-used slots of slabs[0] in
+                                       [carve, pop_end) have their top page
+                                       populated (fut__stacks_expect) */
     void **free;                    /* LIFO of free stacks' lo (side array:
                                        keeps free stacks' pages untouched) */
     size_t nfree;                   /* entries in free */
@@ -50,6 +53,11 @@ struct fut__stacks {
     size_t guarded;                 /* carved with a guard installed */
     size_t nslabs;                  /* slabs mapped */
     size_t mapped;                  /* bytes of address space reserved */
+    size_t populated;               /* top pages populated in batches */
+    size_t adopted;                 /* warm stacks taken from the process's
+                                       cache of retired slabs */
+    bool cache;                     /* destroy hands the slabs to that cache
+                                       (a loop's allocator); set after init */
 };
 
 /* Sets up s for stacks of stack_size usable bytes, rounded up to the page
@@ -63,12 +71,28 @@ FUT_HIDDEN int fut__stacks_init(struct fut__stacks *s, size_t stack_size);
  * 0, or ENOMEM (nothing changed). */
 FUT_HIDDEN int fut__stack_get(struct fut__stacks *s, struct fut__stack *out);
 
+/* A hint: about n stacks will be asked for soon (the loop's coroutines
+ * queued and not yet started).  When fewer than n are free and the slots
+ * populated before are used up, populates the top page of the never-used
+ * slots that the next calls will carve, as many as are wanted but no more
+ * than the stacks in use now, all in one system call
+ * (process_madvise(MADV_POPULATE_WRITE), Linux >= 6.13), instead of one
+ * page fault per coroutine at its first touch.  Populates nothing where the
+ * kernel refuses, or for fewer than 2 stacks.  May map the next slab.
+ * Never fails (a hint). */
+FUT_HIDDEN void fut__stacks_expect(struct fut__stacks *s, size_t n);
+
 /* Takes back a stack from fut__stack_get of the same s.  Never fails,
  * never allocates, never touches the stack's memory. */
 FUT_HIDDEN void fut__stack_put(struct fut__stacks *s, const struct fut__stack *st);
 
 /* Unmaps every slab (the stacks need not all have been put back) and
- * frees the bookkeeping.  s may be initialised again afterwards. */
+ * frees the bookkeeping.  s may be initialised again afterwards.  With
+ * s->cache set and every stack put back, keeps up to FUT__STACK_CACHE
+ * stack slots of the slabs instead (their stacks trimmed to the top page)
+ * for the next allocator of the same stack size in the process, which
+ * takes them as warm free stacks: a program that runs loop after loop
+ * (fut_run in a loop) pays the first touch of its stacks once. */
 FUT_HIDDEN void fut__stacks_destroy(struct fut__stacks *s);
 
 /* On the calling (loop) thread: makes sure the thread has an alternate
@@ -80,6 +104,8 @@ FUT_HIDDEN void fut__stacks_destroy(struct fut__stacks *s);
  * alternate stack if this pair installed it. */
 FUT_HIDDEN int fut__stacks_thread_init(void);
 FUT_HIDDEN void fut__stacks_thread_fini(void);
+
+#define FUT__STACK_CACHE 1024
 
 /* How guard regions are made in this process (decided once, at the first
  * fut__stacks_init). */

@@ -315,13 +315,32 @@ static int plain_cancelled(struct fut__sched *s)
     return 0;
 }
 
+atomic_bool fut__caller_runs_used;
+
+/* A plain thread about to wait runs the awaited jobs that have not started
+ * of pools made with caller_runs (their executor's run_waited). */
+static bool plain_before_wait(struct fut__sched *s, future_t *const fs[], size_t n)
+{
+    (void)s;
+    if (FUT_LIKELY(!atomic_load_explicit(&fut__caller_runs_used, memory_order_relaxed)))
+        return false;
+    bool ran = false;
+    for (size_t i = 0; i < n; i++) {
+        const struct fut__exec *e = fs[i]->exec;
+        if (e && e->ops->run_waited &&
+            atomic_load_explicit(&fs[i]->state, memory_order_relaxed) == FUTURE_PENDING)
+            ran |= e->ops->run_waited(fs[i]);
+    }
+    return ran;
+}
+
 static const struct fut__sched_ops plain_ops = {
     .who = fut__parker_who,
     .block = plain_block,
     .wake = fut__parker_wake,
     .settle = fut__parker_settle,
     .cancelled = plain_cancelled,
-    .before_wait = NULL,
+    .before_wait = plain_before_wait,
 };
 
 struct fut__sched fut__plain_sched = {&plain_ops, NULL};

@@ -127,7 +127,9 @@ void fut__trace_slice(const future_t *f, uint64_t t0)
     struct slice s;
     s.t0 = t0;
     s.t1 = t1;
-    s.kind = f->exec ? f->exec->ops->trace_kind : 'j';
+    s.kind = 'j';                     /* a promise has no executor */
+    if (f->exec)
+        s.kind = f->exec->ops->trace_kind;
     fut__future_label(f, s.name, sizeof s.name);
     pthread_mutex_lock(&trace_mu);
     int tid = thread_index();

@@ -39,12 +39,16 @@ static void fire(struct fut__waiter *w)
 
 void fut__waiter_notify(struct fut__waiter *w)
 {
+    /* need is read before the add: once the add has dropped our reference
+     * the waiter may have returned and its stack slot hold a newer waiter
+     * (found by the soak: a stale read fired that newer wait). */
+    uint32_t need = w->need;
     /* One add: notes + 1, refs - 1.  acq_rel: the completer's writes (the
      * future's outcome) happen before the waiter's acquire of the count
      * or of fired. */
     uint64_t old = atomic_fetch_add_explicit(&w->word, FUT__W_NOTE - FUT__W_REF,
                                              memory_order_acq_rel);
-    if (notes_of(old) + 1 == w->need)
+    if (notes_of(old) + 1 == need)
         fire(w);
     /* else: that add was our last access to w */
 }

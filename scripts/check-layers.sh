@@ -6,10 +6,10 @@
 # object files; each object may use the fut__ symbols its own layer and the
 # layers below it define.
 #
-#   core  alloc trace thread waiter future wait (and chan, group: later
-#         core files that name neither executor)
+#   core  alloc trace version thread waiter future wait chan group io
+#         ioset (every file that names neither executor)
 #   pool  pool                      (uses: core)
-#   loop  loop stack coro/* io      (uses: core)
+#   loop  loop stack coro/*         (uses: core)
 #
 # Prints one line per violation and exits 1; prints one summary line and
 # exits 0 when the layering holds.
@@ -22,7 +22,7 @@ layer_of() {
     case "$(basename "$1" .c.o)" in
     *.S.o) echo loop ;;
     pool) echo pool ;;
-    loop|stack|io|ctx|ucontext) echo loop ;;
+    loop|stack|ctx|ucontext) echo loop ;;
     *) echo core ;;
     esac
 }

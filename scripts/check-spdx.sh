@@ -6,7 +6,8 @@
 # under the source folders) for "SPDX-License-Identifier: MIT" in its first
 # three lines (line 2 after a "#!" line).  Files added later are caught the
 # same way.  Exempt are formats that cannot carry a comment or are prose
-# and data, not source: *.md, *.svg, *.csv, *.json, and LICENSE itself.
+# and data, not source: *.md, *.svg, *.csv, *.json, the fuzzer's binary
+# seed inputs (fuzz/corpus/), and LICENSE itself.
 # Exit 0 when all have it; otherwise list the files missing it and exit 1.
 #
 # Used by `make check` (cheap: one head per file) and `make lint`.
@@ -29,7 +30,7 @@ list > "$tmp"
 while IFS= read -r f; do
     [ -f "$f" ] || continue
     case "$f" in
-    *.md | *.svg | *.csv | *.json | LICENSE) continue ;;
+    *.md | *.svg | *.csv | *.json | fuzz/corpus/* | LICENSE) continue ;;
     esac
     if ! head -n 3 "$f" | grep -q 'SPDX-License-Identifier: MIT'; then
         echo "check-spdx: $f: no 'SPDX-License-Identifier: MIT' in its first 3 lines" >&2

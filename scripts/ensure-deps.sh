@@ -7,8 +7,10 @@
 #           figures check); and a decimal-comma locale, de_DE.UTF-8, for the
 #           trace tests (generated with localedef from Debian's `locales`)
 #   lint    clang-tidy, clang, cppcheck and mandoc (`make lint`)
-#   consumers  cmake, g++ and clang++ (CI builds programs against the
-#           installed library and compiles the header as C++)
+#   consumers  cmake, g++, clang++ and man-db (CI builds programs against
+#           the installed library, compiles the header as C++, reads the
+#           installed man pages)
+#   fuzz    clang with its libFuzzer runtime (`make fuzz`)
 #   cross   the AArch64 cross compiler and qemu-user
 #   peers   what `make bench PEERS=1` compares against: GLib, oneTBB, libuv,
 #           Boost.Fiber/Context, g++
@@ -36,7 +38,10 @@ for what in "$@"; do
         command -v g++ >/dev/null || need+=(g++)
         command -v clang++ >/dev/null || need+=(clang)
         command -v pkg-config >/dev/null || need+=(pkg-config)
-        command -v make >/dev/null || need+=(make) ;;
+        command -v make >/dev/null || need+=(make)
+        command -v man >/dev/null || need+=(man-db) ;;
+    fuzz)
+        command -v clang >/dev/null || need+=(clang) ;;
     cross)
         command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
         command -v qemu-aarch64 >/dev/null || command -v qemu-aarch64-static >/dev/null || need+=(qemu-user) ;;

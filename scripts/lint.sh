@@ -7,7 +7,8 @@
 #      --check) and clean under `mandoc -Tlint` (style warnings included)
 #   3. shell scripts parse (bash -n / sh -n)
 #   4. clang-tidy with the clang static analyzer (.clang-tidy) on lib/
-#      (both context-switch back ends), examples/, tests/ and bench/
+#      (both context-switch back ends), examples/, tests/ (the soak in
+#      tests/stress/ too), fuzz/ and bench/
 #   5. cppcheck (.cppcheck-suppressions) on the same files: warning,
 #      portability and performance everywhere, style too in lib/ and
 #      examples/
@@ -76,7 +77,7 @@ ASM_SRCS=(lib/*.c lib/coro/ctx.c)
 mkdir -p "$tmp/tidy"
 export FLAGS_STR="${FLAGS[*]}"
 {
-    for f in "${ASM_SRCS[@]}" examples/*.c tests/*.c bench/*.c; do
+    for f in "${ASM_SRCS[@]}" examples/*.c tests/*.c tests/stress/*.c fuzz/*.c bench/*.c; do
         printf '%s\t%s\t\n' "$tmp/tidy/$(echo "$f" | tr / _).txt" "$f"
     done
     # the other back end: lib/coro/ctx.c and ucontext.c as CORO=ucontext builds them
@@ -105,15 +106,15 @@ CPPC=(cppcheck -q --std=c11 --inconclusive --library=posix -D_GNU_SOURCE -D__GNU
         echo "cppcheck failed on lib/ and examples/ (exit $?)"
     "${CPPC[@]}" --enable=warning,portability,performance,style -DFUT_CORO_UCONTEXT=1 lib/coro/ucontext.c ||
         echo "cppcheck failed on lib/coro/ucontext.c (exit $?)"
-    "${CPPC[@]}" --enable=warning,portability,performance -D__x86_64__ tests bench/*.c ||
-        echo "cppcheck failed on tests/ and bench/ (exit $?)"
+    "${CPPC[@]}" --enable=warning,portability,performance -D__x86_64__ tests fuzz bench/*.c ||
+        echo "cppcheck failed on tests/, fuzz/ and bench/ (exit $?)"
 } > "$tmp/cppcheck.txt" 2>&1
 grep -E '^[^ ]+:[0-9]+:[0-9]+: ' "$tmp/cppcheck.txt" | sort -u | sed 's/^/cppcheck /' >> "$findings"
 if grep -vqE '^[^ ]+:[0-9]+:[0-9]+: |^$' "$tmp/cppcheck.txt"; then
     grep -vE '^[^ ]+:[0-9]+:[0-9]+: |^$' "$tmp/cppcheck.txt"   # cppcheck itself failed
     bad
 fi
-echo "lib/, examples/, tests/, bench/*.c"
+echo "lib/, examples/, tests/, fuzz/, bench/*.c"
 
 # ---- compare with .lint-known ----
 step "findings"

@@ -279,6 +279,204 @@ START_TEST(alloc_set_name_enomem)
 }
 END_TEST
 
+/* ---- structured concurrency: shield, wait_next, wait_for, groups ---- */
+
+START_TEST(alloc_shield_enomem)
+{
+    for (long k = 1; k < MAX_STEPS; k++) {
+        future_t *f = future_new();
+        ck_assert_ptr_nonnull(f);
+        fut__test_fail_alloc(k);
+        errno = 0;
+        future_t *s = future_shield(f);
+        int err = errno;
+        bool done = fault_unused();
+        ck_assert_int_eq(future_resolve(f, V(5)), 0);   /* f is untouched */
+        if (s) {
+            void *v = NULL;
+            ck_assert_int_eq(future_get(s, &v), 0);
+            ck_assert_ptr_eq(v, V(5));
+            future_release(s);
+        } else {
+            ck_assert_int_eq(err, ENOMEM);
+        }
+        future_release(f);
+        if (done)
+            return;
+    }
+    ck_abort_msg("future_shield made more than %d allocations", MAX_STEPS);
+}
+END_TEST
+
+START_TEST(alloc_wait_next_large_enomem)
+{
+    enum { N = 40 };   /* above the on-stack node count: one allocation */
+    for (long k = 1; k < MAX_STEPS; k++) {
+        future_t *fs[N];
+        bool marks[N] = {false};
+        for (int i = 0; i < N; i++)
+            fs[i] = future_new();
+        fut__test_fail_alloc(k);
+        size_t idx = 99;
+        int rc = future_wait_next(fs, N, marks, 5, &idx);
+        bool done = fault_unused();
+        ck_assert_msg(rc == ETIMEDOUT || rc == ENOMEM, "wait_next: %d", rc);
+        ck_assert_int_eq((int)idx, 99);
+        for (int i = 0; i < N; i++)
+            ck_assert(!marks[i]);
+        /* nothing stays linked: completing and waiting again work */
+        ck_assert_int_eq(future_resolve(fs[7], V(1)), 0);
+        ck_assert_int_eq(future_wait_next(fs, N, marks, 0, &idx), 0);
+        ck_assert_int_eq((int)idx, 7);
+        for (int i = 0; i < N; i++)
+            future_release(fs[i]);
+        if (done)
+            return;
+    }
+    ck_abort_msg("future_wait_next made more than %d allocations", MAX_STEPS);
+}
+END_TEST
+
+/* Adds past several chunk boundaries of the group's member records, then
+ * a wait: each allocation in turn fails. */
+START_TEST(alloc_group_add_enomem)
+{
+    enum { N = 200 };
+    future_t *fs[N];
+    for (long k = 1; k < MAX_STEPS; k++) {
+        for (int i = 0; i < N; i++)
+            fs[i] = future_new();
+        fut__test_fail_alloc(k);
+        errno = 0;
+        fut_group_t *g = fut_group_new();
+        int err = errno;
+        int added = 0, enomem = 0;
+        for (int i = 0; g && i < N; i++) {
+            int rc = fut_group_add(g, fs[i]);
+            ck_assert_msg(rc == 0 || rc == ENOMEM, "add: %d", rc);
+            added += rc == 0;
+            enomem += rc == ENOMEM;
+        }
+        bool done = fault_unused();
+        if (!g)
+            ck_assert_int_eq(err, ENOMEM);
+        else
+            ck_assert_int_eq(added + enomem, N);
+        for (int i = 0; i < N; i++)
+            ck_assert_int_eq(future_resolve(fs[i], V(i)), 0);   /* none cancelled */
+        if (g) {
+            ck_assert_int_eq(fut_group_wait(g, FUT_FOREVER), 0);
+            fut_group_free(g);
+        }
+        for (int i = 0; i < N; i++)
+            future_release(fs[i]);
+        if (done)
+            return;
+    }
+    ck_abort_msg("fut_group_new/add made more than %d allocations", MAX_STEPS);
+}
+END_TEST
+
+START_TEST(alloc_group_submit_enomem)
+{
+    fut_pool_t *p = fut_pool_new(&(fut_pool_opts){.threads = 2});
+    ck_assert_ptr_nonnull(p);
+    future_t *w = fut_pool_submit(p, ident, V(0));
+    future_get(w, NULL);
+    future_release(w);
+    enum { N = 50 };
+    for (long k = 1; k < MAX_STEPS; k++) {
+        fut_group_t *g = fut_group_new();
+        ck_assert_ptr_nonnull(g);
+        fut__test_fail_alloc(k);
+        int ok = 0;
+        for (int i = 0; i < N; i++) {
+            errno = 0;
+            future_t *f = fut_group_submit(g, p, ident, V(i));
+            if (f) {
+                ok++;
+                future_release(f);
+            } else {
+                ck_assert_int_eq(errno, ENOMEM);
+            }
+        }
+        bool done = fault_unused();
+        ck_assert_int_ge(ok, N - 1);
+        ck_assert_int_eq(fut_group_wait(g, FUT_FOREVER), 0);
+        fut_group_free(g);
+        if (done) {
+            fut_pool_free(p);
+            return;
+        }
+    }
+    ck_abort_msg("fut_group_submit made more than %d allocations", MAX_STEPS);
+}
+END_TEST
+
+/* In a coroutine: a group of spawned coroutines with a deadline (a timer),
+ * future_wait_for (a timer), a shield: every allocation of the run fails
+ * in turn. */
+static void *group_in_loop(void *a)
+{
+    (void)a;
+    fut_group_t *g = fut_group_new();
+    if (!g)
+        return fut_raise(errno);
+    int made = 0, err = 0;
+    for (int i = 0; i < 3; i++) {
+        future_t *f = fut_group_spawn(g, sleepy, V(i + 1));
+        if (!f) {
+            err = errno;
+            continue;
+        }
+        made++;
+        future_release(f);
+    }
+    int rc = fut_group_wait(g, 10000);
+    fut_group_free(g);
+    if (rc)
+        return fut_raise(rc);
+    if (err)
+        return fut_raise(err);
+    future_t *p = future_new();
+    if (!p)
+        return fut_raise(ENOMEM);
+    future_t *s = future_shield(p);
+    if (!s) {
+        future_release(p);
+        return fut_raise(ENOMEM);
+    }
+    rc = future_wait_for(s, 2, NULL);  /* ETIMEDOUT, or ENOMEM (timer) */
+    int shield_state = future_state(s);
+    future_release(s);
+    int p_state = future_state(p);     /* never cancelled through the shield */
+    future_release(p);
+    if (p_state != FUTURE_PENDING)
+        return fut_raise(EPROTO);
+    if (rc == ETIMEDOUT && shield_state != FUTURE_CANCELLED)
+        return fut_raise(EPROTO);
+    if (rc != ETIMEDOUT)
+        return fut_raise(rc);
+    return V(made);
+}
+
+START_TEST(alloc_group_in_loop_enomem)
+{
+    for (long k = 1; k < MAX_STEPS * 4; k++) {
+        fut__test_fail_alloc(k);
+        void *r = NULL;
+        int rc = fut_run(group_in_loop, NULL, &r);
+        bool done = fault_unused();
+        ck_assert_msg(rc == 0 || rc == ENOMEM, "fut_run: %d (k=%ld)", rc, k);
+        if (rc == 0)
+            ck_assert_ptr_eq(r, V(3));
+        if (done)
+            return;
+    }
+    ck_abort_msg("the group run made more than %d allocations", MAX_STEPS * 4);
+}
+END_TEST
+
 /* Futures are carved from per-thread chunks (lib/future.c): a chunk is
  * freed by whichever thread releases its last future, possibly after the
  * thread that carved it has exited. */
@@ -372,6 +570,11 @@ static Suite *alloc_suite(void)
     tcase_add_test(tc, alloc_pool_submit_and_map_enomem);
     tcase_add_test(tc, alloc_loop_run_enomem);
     tcase_add_test(tc, alloc_set_name_enomem);
+    tcase_add_test(tc, alloc_shield_enomem);
+    tcase_add_test(tc, alloc_wait_next_large_enomem);
+    tcase_add_test(tc, alloc_group_add_enomem);
+    tcase_add_test(tc, alloc_group_submit_enomem);
+    tcase_add_test(tc, alloc_group_in_loop_enomem);
     suite_add_tcase(s, tc);
     TCase *tm = tcase_create("memory");
     tcase_add_test(tm, alloc_futures_outlive_their_thread);

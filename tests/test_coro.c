@@ -8,11 +8,8 @@
  * by hand.  Crash cases (stack overflow, an entry that returns) fork a
  * child of their own and check how it died and what it wrote to stderr.
  *
- * Two ways to build:
- *   - normally (make check): a Check suite, one forked process per case;
- *   - with -DFUT_NO_CHECK (scripts/cross-aarch64.sh, where no arm64 Check
- *     is at hand): a small driver below runs the very same case functions,
- *     each in its own forked child, with a minimal ck_assert_* set.
+ * A Check suite, one forked process per case; scripts/cross-aarch64.sh
+ * builds it for AArch64 against tests/shim/check.h (no arm64 Check there).
  *
  * coro_switch_speed prints the raw switch cost (median of 7 runs); set
  * FUT_CORO_BENCH_ROUNDS to change its round-trip count.
@@ -24,36 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#ifdef FUT_NO_CHECK
-/* ---- the minimal harness ------------------------------------------- */
-#define START_TEST(name) static void name(void)
-#define END_TEST
-#define ck_assert_msg(cond, ...)                                            \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "%s:%d: assertion '%s' failed: ", __FILE__,     \
-                    __LINE__, #cond);                                       \
-            fprintf(stderr, __VA_ARGS__);                                   \
-            fputc('\n', stderr);                                            \
-            exit(1);                                                        \
-        }                                                                   \
-    } while (0)
-#define ck_assert(cond) ck_assert_msg(cond, "%s", "")
-#define ck_assert_int_eq(a, b)                                              \
-    ck_assert_msg((long long)(a) == (long long)(b), "%lld != %lld",        \
-                  (long long)(a), (long long)(b))
-#define TU_ROUNDS(n) (n)
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define TU_SANITIZED 1
-#endif
-#else
 #include "testutil.h"
-#endif
 
 #include "coro/ctx.h"
 #include "stack.h"
@@ -756,6 +730,147 @@ static void *altstack_thread(void *arg)
     return NULL;
 }
 
+static long minflt(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
+
+/* fut__stacks_expect: with fewer free stacks than expected, the top pages
+ * of the next fresh slots are populated in one call (where the kernel
+ * allows process_madvise(MADV_POPULATE_WRITE)), so touching them faults no
+ * more; free stacks are handed out first and never populated for, and no
+ * more are populated than there are stacks in use (coroutines that end at
+ * once reuse one stack: nothing to populate). */
+START_TEST(stack_expect_populates_the_next_tops)
+{
+    enum { L = 16, MORE = 20 };
+    struct fut__stacks s;
+    struct fut__stack st[L + MORE];
+    ck_assert_int_eq(fut__stacks_init(&s, 64 * KIB), 0);
+    /* Nothing in use: a hint of 50 populates nothing. */
+    fut__stacks_expect(&s, 50);
+    ck_assert_int_eq(s.populated, 0);
+    /* 16 in use (the first slab), 2 of them given back: 14 in use. */
+    for (int i = 0; i < L; i++)
+        ck_assert_int_eq(fut__stack_get(&s, &st[i]), 0);
+    ck_assert_int_eq(s.carve_left, 0);
+    fut__stack_put(&s, &st[L - 1]);
+    fut__stack_put(&s, &st[L - 2]);
+    fut__stacks_expect(&s, 2);              /* the free ones suffice */
+    ck_assert_int_eq(s.populated, 0);
+    fut__stacks_expect(&s, 2 + MORE);       /* 20 fresh wanted, 14 in use */
+    printf("stack_expect_populates_the_next_tops: %zu top pages populated in one call\n",
+           s.populated);
+    ck_assert_msg(s.populated == 0 || s.populated == L - 2,
+                  "populated %zu, wanted %d (no more than in use)", s.populated, L - 2);
+    size_t pop = s.populated;
+    fut__stacks_expect(&s, 2 + MORE);       /* populated ones left: no new call */
+    ck_assert_int_eq(s.populated, pop);
+    for (int i = L - 2; i < L + MORE; i++)
+        ck_assert_int_eq(fut__stack_get(&s, &st[i]), 0);
+    ck_assert_int_eq(s.carved, L + MORE);
+    long f0 = minflt();
+    for (int i = L; i < L + (int)pop; i++)  /* the fresh, populated ones */
+        ((volatile char *)st[i].lo)[st[i].size - 1] = (char)i;
+    long faults = minflt() - f0;
+#if !defined(TU_SANITIZED)   /* a sanitizer's shadow memory faults too */
+    if (pop > 0)
+        ck_assert_msg(faults <= 2, "%ld faults touching %zu populated tops", faults, pop);
+#else
+    if (pop > 0)
+        printf("stack_expect_populates_the_next_tops: %ld faults (sanitizer shadow)\n", faults);
+#endif
+    else
+        printf("stack_expect_populates_the_next_tops: the kernel refused "
+               "process_madvise(MADV_POPULATE_WRITE)\n");
+    for (int i = L; i < L + (int)pop; i++)
+        ck_assert_int_eq(((volatile char *)st[i].lo)[st[i].size - 1], (char)i);
+    for (int i = 0; i < L + MORE; i++)
+        fut__stack_put(&s, &st[i]);
+    fut__stacks_destroy(&s);
+}
+END_TEST
+
+/* The process's cache of retired slabs: an allocator with `cache` set
+ * hands its slabs over when destroyed; the next one of the same stack size
+ * takes the same stacks back as free, warm ones (no fault to touch their
+ * tops), trimmed to their top page; another stack size does not get them. */
+START_TEST(stack_cache_keeps_stacks_warm_across_allocators)
+{
+    enum { N = 20 };
+    struct fut__stacks s;
+    struct fut__stack st[N];
+    uintptr_t lo1[N], lo2[N];
+    long pg = sysconf(_SC_PAGESIZE);
+    ck_assert_int_eq(fut__stacks_init(&s, 64 * KIB), 0);
+    s.cache = true;
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(fut__stack_get(&s, &st[i]), 0);
+        lo1[i] = (uintptr_t)st[i].lo;
+    }
+    memset(st[3].lo, 7, st[3].size);       /* one goes deep: trimmed when cached */
+    for (int i = 0; i < N; i++)
+        ((volatile char *)st[i].lo)[st[i].size - 1] = 1;
+    for (int i = 0; i < N; i++)
+        fut__stack_put(&s, &st[i]);
+    fut__stacks_destroy(&s);
+
+    /* Another size: a fresh mapping. */
+    ck_assert_int_eq(fut__stacks_init(&s, 128 * KIB), 0);
+    s.cache = true;
+    ck_assert_int_eq(fut__stack_get(&s, &st[0]), 0);
+    ck_assert_int_eq(s.adopted, 0);
+    fut__stack_put(&s, &st[0]);
+    fut__stacks_destroy(&s);
+
+    ck_assert_int_eq(fut__stacks_init(&s, 64 * KIB), 0);
+    s.cache = true;
+    unsigned char vec[16];
+    ck_assert_int_eq(mincore((void *)lo1[3], 16 * (size_t)pg, vec), 0);
+    int resident = 0;
+    for (int j = 0; j < 15; j++)
+        resident += vec[j] & 1;
+    ck_assert_msg(resident == 0, "%d pages under the top of a cached stack still resident",
+                  resident);
+    ck_assert_int_eq(vec[15] & 1, 1);
+    long f0 = minflt();
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(fut__stack_get(&s, &st[i]), 0);
+        lo2[i] = (uintptr_t)st[i].lo;
+        ck_assert_int_eq(((volatile char *)st[i].lo)[st[i].size - 1], 1);
+    }
+    long faults = minflt() - f0;
+    ck_assert_int_eq(s.adopted, N);
+    ck_assert_int_eq(s.carved, N);
+#if !defined(TU_SANITIZED)   /* a sanitizer's shadow memory faults too */
+    ck_assert_msg(faults <= 2, "%ld faults on %d cached stacks", faults, N);
+#else
+    (void)faults;
+#endif
+    qsort(lo1, N, sizeof lo1[0], cmp_ptr);
+    qsort(lo2, N, sizeof lo2[0], cmp_ptr);
+    ck_assert_msg(memcmp(lo1, lo2, sizeof lo1) == 0, "not the same stacks");
+    /* And more than the cache held: fresh ones after the cached. */
+    struct fut__stack more;
+    ck_assert_int_eq(fut__stack_get(&s, &more), 0);
+    ck_assert_int_eq(s.carved, N + 1);
+    fut__stack_put(&s, &more);
+    for (int i = 0; i < N; i++)
+        fut__stack_put(&s, &st[i]);
+    /* Not all back: nothing is cached, everything unmapped. */
+    ck_assert_int_eq(fut__stack_get(&s, &more), 0);
+    fut__stacks_destroy(&s);
+    ck_assert_int_eq(fut__stacks_init(&s, 64 * KIB), 0);
+    s.cache = true;
+    ck_assert_int_eq(fut__stack_get(&s, &more), 0);
+    ck_assert_int_eq(s.adopted, 0);
+    fut__stack_put(&s, &more);
+    fut__stacks_destroy(&s);
+}
+END_TEST
+
 START_TEST(stack_thread_altstack_installed_and_removed)
 {
     int res[5] = { -1, -1, 0, 0, 0 };
@@ -902,10 +1017,10 @@ END_TEST
     X(stack_reuse_after_put_is_lifo)                    \
     X(stack_100k_live_within_map_limit)                 \
     X(stack_100k_live_with_mprotect_fallback)           \
+    X(stack_expect_populates_the_next_tops)             \
+    X(stack_cache_keeps_stacks_warm_across_allocators)  \
     X(stack_thread_altstack_installed_and_removed)      \
     X(coro_switch_speed)
-
-#ifndef FUT_NO_CHECK
 
 static Suite *coro_suite(void)
 {
@@ -923,43 +1038,3 @@ static Suite *coro_suite(void)
 }
 
 TU_MAIN(coro_suite)
-
-#else /* FUT_NO_CHECK: run each case in a forked child, as Check would */
-
-struct case_entry {
-    const char *name;
-    void (*fn)(void);
-};
-
-int main(int argc, char **argv)
-{
-#define CASE_ENTRY(name) { #name, name },
-    static const struct case_entry cases[] = { CORO_CASES(CASE_ENTRY) };
-#undef CASE_ENTRY
-    int pass = 0, fail = 0;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        if (argc > 1 && strstr(cases[i].name, argv[1]) == NULL)
-            continue;
-        fflush(stdout);
-        pid_t pid = fork();
-        if (pid == 0) {
-            cases[i].fn();
-            fflush(stdout);
-            _exit(0);
-        }
-        int st = 0;
-        while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-        }
-        if (pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-            pass++;
-            printf("PASS %s\n", cases[i].name);
-        } else {
-            fail++;
-            printf("FAIL %s (status %#x)\n", cases[i].name, st);
-        }
-    }
-    printf("test_coro (%s, no-Check driver): %d passed, %d failed\n", BACKEND, pass, fail);
-    return fail == 0 ? 0 : 1;
-}
-
-#endif

@@ -15,6 +15,10 @@
  *       machine can swap two events 1 story minute apart on different
  *       threads; a run on time cannot.
  *
+ *   real_world
+ *       checksum, timers and chan_pipeline: real uses, checked by their
+ *       output (a known CRC, overlapping waits, a sum of squares)
+ *
  *   tutorial
  *       in README.md and the pages of doc/ and doc/tutorial/, every excerpt (a
  *       fenced block preceded by `<!-- tutorial:NAME -->`) equals the
@@ -34,8 +38,13 @@
  */
 #include "testutil.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -561,6 +570,145 @@ START_TEST(timers_overlap_on_one_thread)
 }
 END_TEST
 
+START_TEST(chan_pipeline_every_number_once)
+{
+    /* 4 x 2000 numbers through a bounded and an unbuffered channel,
+     * producers and workers both threads and coroutines: the count and
+     * the sum of squares show each number was squared exactly once. */
+    static struct run r;
+    run_example("chan_pipeline", "2000", &r);
+    ck_assert_msg(r.status == 0, "chan_pipeline exit %d\n%s", r.status, r.out);
+    unsigned long long th = 0, co = 0, sum = 0, want = 0;
+    long got = 0;
+    const char *w = strstr(r.out, "workers:");
+    const char *c = strstr(r.out, "collector:");
+    ck_assert_msg(w && sscanf(w, "workers: 2 threads squared %llu, 2 coroutines squared %llu",
+                              &th, &co) == 2,
+                  "output:\n%s", r.out);
+    ck_assert_msg(c && sscanf(c, "collector: %ld results, sum of squares %llu (expected %llu)",
+                              &got, &sum, &want) == 3,
+                  "output:\n%s", r.out);
+    ck_assert_int_eq(got, 8000);
+    ck_assert_uint_eq(th + co, 8000);
+    ck_assert_uint_eq(want, 8000ull * 8001ull * 16001ull / 6);
+    ck_assert_uint_eq(sum, want);
+    run_example("chan_pipeline", "0", &r);                /* bad argument */
+    ck_assert_int_eq(r.status, 2);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------
+ * structured: the task group, timeout, wait_for, as_completed and shield
+ * examples (one loop thread decides their orders, so they are exact)
+ * ------------------------------------------------------------------- */
+
+/* Asserts that `a` occurs in out, and before `b` when b is not NULL. */
+static void assert_in_order(const struct run *r, const char *a, const char *b)
+{
+    const char *pa = strstr(r->out, a);
+    ck_assert_msg(pa != NULL, "no \"%s\" in the output:\n%s", a, r->out);
+    if (b) {
+        const char *pb = strstr(r->out, b);
+        ck_assert_msg(pb != NULL, "no \"%s\" in the output:\n%s", b, r->out);
+        ck_assert_msg(pa < pb, "\"%s\" comes after \"%s\":\n%s", a, b, r->out);
+    }
+}
+
+static void assert_absent(const struct run *r, const char *a)
+{
+    ck_assert_msg(strstr(r->out, a) == NULL, "\"%s\" in the output:\n%s", a, r->out);
+}
+
+/* The event time of `dish what` (story minutes), or -1. */
+static double event_t(const struct run *r, const char *dish, const char *what)
+{
+    for (int i = 0; i < r->nev; i++)
+        if (strcmp(r->ev[i].dish, dish) == 0 && strcmp(r->ev[i].what, what) == 0)
+            return r->ev[i].t;
+    return -1;
+}
+
+START_TEST(structured_taskgroup_first_failure_cancels_the_rest)
+{
+    static struct run r;
+    run_example("taskgroup", NULL, &r);
+    ck_assert_msg(r.status == 0, "taskgroup exit %d\n%s", r.status, r.out);
+    assert_in_order(&r, "meatloaf done", "sauce    burns");
+    assert_in_order(&r, "sauce    burns", "pasta    cancelled taken off the stove");
+    assert_absent(&r, "pasta    done");
+    assert_in_order(&r, "avocado  done", "group: Input/output error");
+    assert_in_order(&r, "group: Input/output error", "  pasta    cancelled\n");
+    assert_in_order(&r, "  meatloaf done\n", "  sauce    failed\n");
+    assert_in_order(&r, "  avocado  done\n", "Lunch abandoned after");
+    ck_assert(event_t(&r, "meatloaf", "done") >= 3.0 - 0.05);
+}
+END_TEST
+
+START_TEST(structured_timeout_deadline_for_the_group)
+{
+    static struct run r;
+    run_example("timeout", NULL, &r);
+    ck_assert_msg(r.status == 0, "timeout exit %d\n%s", r.status, r.out);
+    assert_in_order(&r, "fut_group_wait(g, 0): Connection timed out (nothing cancelled)",
+                    "meatloaf done");
+    assert_in_order(&r, "meatloaf done", "pasta    cancelled by the deadline");
+    assert_in_order(&r, "pasta    cancelled by the deadline",
+                    "fut_group_wait(g, 3 min): Connection timed out");
+    assert_in_order(&r, "fut_group_wait again: Connection timed out (final)",
+                    "fut_group_spawn now: Invalid argument");
+    assert_in_order(&r, "  pasta    cancelled\n  meatloaf done\n  avocado  done\n",
+                    "Lunch after 4 min: without the pasta.");
+    assert_absent(&r, "pasta    done");
+}
+END_TEST
+
+START_TEST(structured_wait_for_cancels_on_timeout)
+{
+    static struct run r;
+    run_example("wait_for", NULL, &r);
+    ck_assert_msg(r.status == 0, "wait_for exit %d\n%s", r.status, r.out);
+    assert_in_order(&r, "pasta    cancelled off the stove",
+                    "future_wait_for(pasta, 4 min): Connection timed out, value NULL");
+    assert_in_order(&r, "meatloaf done",
+                    "future_wait_for(meatloaf, 5 min): 0, value meatloaf");
+    /* a running job is waited for to its end, then ETIMEDOUT */
+    assert_in_order(&r, "avocado  done",
+                    "future_wait_for(avocado, 1 min): Connection timed out, value NULL");
+    assert_in_order(&r, "avocado's own outcome: done (it could not be stopped)", NULL);
+    ck_assert(event_t(&r, "pasta", "starts") >= 0);
+    assert_absent(&r, "pasta    done");
+}
+END_TEST
+
+START_TEST(structured_as_completed_in_completion_order)
+{
+    static struct run r;
+    run_example("as_completed", NULL, &r);
+    ck_assert_msg(r.status == 0, "as_completed exit %d\n%s", r.status, r.out);
+    assert_in_order(&r, "future_wait_next(timeout 0): Connection timed out", "avocado  done");
+    assert_in_order(&r, "served: avocado (index 2)", "served: meatloaf (index 1)");
+    assert_in_order(&r, "served: meatloaf (index 1)", "served: pasta (index 0)");
+    ck_assert_int_eq(r.nmin, 1);
+    ck_assert_int_ge(r.minutes[0], 10);
+}
+END_TEST
+
+START_TEST(structured_shield_shared_roast_and_cleanup)
+{
+    static struct run r;
+    run_example("shield", NULL, &r);
+    ck_assert_msg(r.status == 0, "shield exit %d\n%s", r.status, r.out);
+    assert_in_order(&r, "alice gives up: Connection timed out; the roast goes on",
+                    "pasta    cancelled draining the pot first");
+    assert_in_order(&r, "a wait now, unshielded: Operation canceled",
+                    "pot drained (shielded wait: 0)");
+    assert_in_order(&r, "pot drained (shielded wait: 0)", "roast    done");
+    assert_in_order(&r, "roast    done", "bob gets the roast");
+    assert_absent(&r, "should not be");
+    ck_assert(event_t(&r, "roast", "done") >= 6.0 - 0.05);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------
  * tutorial: the excerpts and programs the pages show equal the files
  * ------------------------------------------------------------------- */
@@ -648,8 +796,9 @@ static int list_pages(char pages[][PAGE_PATH])
         struct dirent *de;
         while ((de = readdir(d)) && n < MAX_PAGES) {
             size_t l = strlen(de->d_name);
-            if (l > 3 && strcmp(de->d_name + l - 3, ".md") == 0)
-                snprintf(pages[n++], PAGE_PATH, "%s/%s", dirs[k], de->d_name);
+            if (l > 3 && strcmp(de->d_name + l - 3, ".md") == 0 &&
+                snprintf(pages[n], PAGE_PATH, "%s/%s", dirs[k], de->d_name) < PAGE_PATH)
+                n++;                           /* a longer path is not a page of ours */
         }
         closedir(d);
     }
@@ -856,6 +1005,140 @@ START_TEST(tutorial_images_exist)
 END_TEST
 
 /* ---------------------------------------------------------------------
+ * outside_world: the I/O examples (echo server, crawler, subprocesses,
+ * echo + hash on a pool), small sizes, loopback only
+ * ------------------------------------------------------------------- */
+
+/* The whole output of run_example, and the status. */
+#define OUT_HAS(r, s) ck_assert_msg(strstr((r)->out, (s)) != NULL, "expected \"%s\" in:\n%s", (s), (r)->out)
+
+/* A client of the echo server: connects, and echoes `msg` (blocking,
+ * bounded by a receive timeout). */
+static int echo_client(int port, const char *msg)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    size_t n = strlen(msg);
+    ck_assert_int_eq(write(fd, msg, n), (ssize_t)n);
+    char back[64] = "";
+    size_t have = 0;
+    while (have < n) {
+        ssize_t k = read(fd, back + have, n - have);
+        ck_assert_int_gt(k, 0);
+        have += (size_t)k;
+    }
+    ck_assert(memcmp(back, msg, n) == 0);
+    return fd;
+}
+
+/* echo_server: serves connections, then stops on SIGTERM (and SIGINT)
+ * with the connections still open counted, and exits 0. */
+static void echo_server_stops_on(int sig, const char *name)
+{
+    int out[2];
+    ck_assert_int_eq(pipe(out), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(out[1], 1);
+        dup2(out[1], 2);
+        char path[PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/echo_server", ex_dir);
+        execl(path, "echo_server", "0", (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    FILE *f = fdopen(out[0], "r");
+    char line[256] = "";
+    int port = 0;
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    ck_assert_msg(sscanf(line, "echo_server: listening on 127.0.0.1:%d", &port) == 1, "%s", line);
+    int a = echo_client(port, "one");
+    int b = echo_client(port, "two two");
+    int c = echo_client(port, "three");
+    close(a);
+    tu_sleep_ms(100);                  /* let the server see a's end */
+    ck_assert_int_eq(kill(pid, sig), 0);
+    static struct run r;
+    memset(&r, 0, sizeof r);
+    size_t used = 0;
+    while (fgets(line, sizeof line, f) && used + strlen(line) < sizeof r.out) {
+        memcpy(r.out + used, line, strlen(line) + 1);
+        used += strlen(line);
+    }
+    fclose(f);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d\n%s", st, r.out);
+    char want[96];
+    snprintf(want, sizeof want, "echo_server: %s: stopping (2 connections open)", name);
+    OUT_HAS(&r, want);
+    OUT_HAS(&r, "echo_server: served 3 connections, echoed 15 bytes");
+    close(b);
+    close(c);
+}
+
+START_TEST(echo_server_stops_on_sigterm_and_sigint)
+{
+    echo_server_stops_on(SIGTERM, strsignal(SIGTERM));
+    echo_server_stops_on(SIGINT, strsignal(SIGINT));
+}
+END_TEST
+
+/* crawler: N connections open at once, every page fetched; the bytes are
+ * sum(200 + n % 100). */
+START_TEST(crawler_all_at_once)
+{
+    static struct run r;
+    run_example("crawler", "200", &r);
+    ck_assert_msg(r.status == 0, "crawler exit %d\n%s", r.status, r.out);
+    OUT_HAS(&r, "crawler: 200 pages, 200 ok, 49900 bytes; "
+                "200 connections open at once at most");
+}
+END_TEST
+
+/* subprocess: every child's exit code and output, collected at once. */
+START_TEST(subprocess_collects_codes_and_output)
+{
+    static struct run r;
+    run_example("subprocess", "3", &r);
+    ck_assert_msg(r.status == 0, "subprocess exit %d\n%s", r.status, r.out);
+    for (int k = 1; k <= 3; k++) {
+        char want[128];
+        snprintf(want, sizeof want,
+                 "child %d: exit code %d; its output:\nchild %d: started\n"
+                 "child %d: done after 0.%d s\n", k, k, k, k, k);
+        OUT_HAS(&r, want);
+    }
+    OUT_HAS(&r, "child 1 finished first (exit 1");
+    OUT_HAS(&r, "3 children in ");
+    run_example("subprocess", "0", &r);   /* bad input: a usage line, status 2 */
+    ck_assert_int_eq(r.status, 2);
+}
+END_TEST
+
+/* echo_hash: every answer (a hash computed by the pool) right, with one
+ * pool thread and with two. */
+START_TEST(echo_hash_answers_right)
+{
+    static struct run r;
+    run_example("echo_hash", "1 4 10 500", &r);
+    ck_assert_msg(r.status == 0, "echo_hash exit %d\n%s", r.status, r.out);
+    OUT_HAS(&r, "4 clients x 10 requests of 500 rounds: 40 answers right, 0 wrong");
+    OUT_HAS(&r, "1 pool thread: ");
+    run_example("echo_hash", "2 6 8 300", &r);
+    ck_assert_msg(r.status == 0, "echo_hash exit %d\n%s", r.status, r.out);
+    OUT_HAS(&r, "6 clients x 8 requests of 300 rounds: 48 answers right, 0 wrong");
+    OUT_HAS(&r, "2 pool threads: ");
+}
+END_TEST
+
+/* ---------------------------------------------------------------------
  * Suite
  * ------------------------------------------------------------------- */
 
@@ -892,6 +1175,18 @@ static Suite *examples_suite(void)
         tc = tu_tcase(s, "real_world", 30);
         tcase_add_test(tc, checksum_crc32_check_value);
         tcase_add_test(tc, timers_overlap_on_one_thread);
+        tcase_add_test(tc, chan_pipeline_every_number_once);
+        tc = tu_tcase(s, "structured", 30);
+        tcase_add_test(tc, structured_taskgroup_first_failure_cancels_the_rest);
+        tcase_add_test(tc, structured_timeout_deadline_for_the_group);
+        tcase_add_test(tc, structured_wait_for_cancels_on_timeout);
+        tcase_add_test(tc, structured_as_completed_in_completion_order);
+        tcase_add_test(tc, structured_shield_shared_roast_and_cleanup);
+        tc = tu_tcase(s, "outside_world", 30);
+        tcase_add_test(tc, echo_server_stops_on_sigterm_and_sigint);
+        tcase_add_test(tc, crawler_all_at_once);
+        tcase_add_test(tc, subprocess_collects_codes_and_output);
+        tcase_add_test(tc, echo_hash_answers_right);
     }
     /* The Python programs need only python3 and the sources. */
     tc = tu_tcase(s, "python", 60);

@@ -31,7 +31,7 @@
 
 static fut_pool_t *pool(size_t threads, size_t queue_max, const char *name)
 {
-    fut_pool_opts o = { threads, queue_max, name };
+    fut_pool_opts o = { .threads = threads, .queue_max = queue_max, .name = name };
     fut_pool_t *p = fut_pool_new(&o);
     ck_assert_msg(p != NULL, "fut_pool_new: %s", strerror(errno));
     return p;
@@ -104,11 +104,24 @@ static pthread_t watch_shutdown(struct shut_watch *w, fut_pool_t *p, tu_blocker 
  * Creation and options
  * ------------------------------------------------------------------- */
 
+/* The default thread count is one per CPU the process may use: its
+ * affinity mask, lowered by a cgroup CPU quota (futures.h).  So it is at
+ * least 1 and at most the mask's count, whatever taskset or a container
+ * did; test_waiter checks that it follows a changed mask exactly. */
+static void assert_default_threads(size_t n)
+{
+    cpu_set_t set;
+    ck_assert_int_eq(sched_getaffinity(0, sizeof set, &set), 0);
+    ck_assert_uint_ge(n, 1);
+    ck_assert_uint_le(n, (size_t)CPU_COUNT(&set));
+    ck_assert_uint_le(n, (size_t)tu_online_cpus());
+}
+
 START_TEST(pool_new_null_opts_defaults)
 {
     fut_pool_t *p = fut_pool_new(NULL);
     ck_assert_ptr_nonnull(p);
-    ck_assert_uint_eq(fut_pool_threads(p), (size_t)tu_online_cpus());
+    assert_default_threads(fut_pool_threads(p));
     future_t *f = fut_pool_submit(p, tu_identity_job, V(17));
     void *v = NULL;
     tu_assert_rc(future_get(f, &v), 0);
@@ -121,7 +134,7 @@ END_TEST
 START_TEST(pool_threads_zero_means_online_cpus)
 {
     fut_pool_t *p = pool(0, 0, "zero");
-    ck_assert_uint_eq(fut_pool_threads(p), (size_t)tu_online_cpus());
+    assert_default_threads(fut_pool_threads(p));
     fut_pool_free(p);
 }
 END_TEST
@@ -877,6 +890,308 @@ START_TEST(pool_shutdown_concurrent_callers)
     future_release(a);
     fut_pool_free(p);
     tu_blocker_destroy(&b);
+}
+END_TEST
+
+/* Submits racing a shutdown (DRAIN and CANCEL, bounded and not): the
+ * check that the pool still takes jobs and the reservation of a place are
+ * one atomic operation, so every submit either fails with ESHUTDOWN or
+ * returns a future that completes (DONE, or CANCELLED by FUT_CANCEL):
+ * none is left queued with no worker to run it. */
+struct submit_race {
+    fut_pool_t *p;
+    atomic_int ready, go;
+    long ok, refused;
+    future_t *fs[4000];
+};
+
+static void *race_job(void *arg)
+{
+    return arg;
+}
+
+static void *race_submitter(void *arg)
+{
+    struct submit_race *r = arg;
+    atomic_store(&r->ready, 1);
+    while (!atomic_load(&r->go)) {
+    }
+    for (int i = 0; i < 4000; i++) {
+        future_t *f = fut_pool_try_submit(r->p, race_job, (void *)(intptr_t)i);
+        if (f) {
+            r->fs[r->ok++] = f;
+        } else {
+            ck_assert(errno == ESHUTDOWN || errno == EAGAIN);
+            if (errno == ESHUTDOWN) {
+                r->refused++;
+                break;
+            }
+        }
+    }
+    return NULL;
+}
+
+START_TEST(pool_submit_races_shutdown_nothing_stranded)
+{
+    long rounds = TU_ROUNDS(200);
+    long done = 0, cancelled = 0, refused = 0;
+    for (long k = 0; k < rounds; k++) {
+        fut_pool_t *p = pool(2, k % 3 == 0 ? 64 : 0, "race");
+        struct submit_race r[2];
+        pthread_t t[2];
+        for (int i = 0; i < 2; i++) {
+            memset(&r[i], 0, sizeof r[i]);
+            r[i].p = p;
+            atomic_init(&r[i].ready, 0);
+            atomic_init(&r[i].go, 0);
+            t[i] = tu_thread(race_submitter, &r[i]);
+        }
+        for (int i = 0; i < 2; i++)
+            while (!atomic_load(&r[i].ready))
+                sched_yield();
+        for (int i = 0; i < 2; i++)
+            atomic_store(&r[i].go, 1);
+        /* 0 to 90 us into the submits */
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        do
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+        while ((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) <
+               (k % 10) * 10000L);
+        tu_assert_rc(fut_pool_shutdown(p, k % 2 ? FUT_CANCEL : FUT_DRAIN), 0);
+        for (int i = 0; i < 2; i++) {
+            tu_join(t[i]);
+            refused += r[i].refused;
+            for (long j = 0; j < r[i].ok; j++) {
+                future_t *f = r[i].fs[j];
+                ck_assert_msg(future_done(f), "a job accepted before the close was stranded");
+                if (future_state(f) == FUTURE_DONE)
+                    done++;
+                else
+                    cancelled++;
+                if (k % 2 == 0)
+                    tu_assert_state(f, FUTURE_DONE);    /* DRAIN runs them all */
+                future_release(f);
+            }
+        }
+        fut_pool_free(p);
+    }
+    printf("pool_submit_races_shutdown_nothing_stranded: %ld done, %ld cancelled, "
+           "%ld submitters refused\n", done, cancelled, refused);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------
+ * caller_runs: a plain thread waiting for jobs that have not started runs
+ * them itself; off by default (a 1-thread pool is one cook)
+ * ------------------------------------------------------------------- */
+
+static fut_pool_t *pool_caller_runs(size_t threads)
+{
+    fut_pool_opts o = { .threads = threads, .name = "cr", .caller_runs = true };
+    fut_pool_t *p = fut_pool_new(&o);
+    ck_assert_msg(p != NULL, "fut_pool_new: %s", strerror(errno));
+    return p;
+}
+
+static void *whose_thread(void *arg)
+{
+    *(pthread_t *)arg = pthread_self();
+    return arg;
+}
+
+START_TEST(pool_caller_runs_waiter_runs_queued_job)
+{
+    /* The only worker is held: with caller_runs the waiting thread runs the
+     * job itself (and gets its value); without, the wait times out. */
+    for (int cr = 0; cr < 2; cr++) {
+        fut_pool_t *p = cr ? pool_caller_runs(1) : pool(1, 0, "nocr");
+        tu_blocker b;
+        tu_blocker_init(&b, NULL);
+        future_t *blk = start_blocker(p, &b);
+        pthread_t who = 0;
+        future_t *f = fut_pool_submit(p, whose_thread, &who);
+        ck_assert_ptr_nonnull(f);
+        if (cr) {
+            void *v = NULL;
+            tu_assert_rc(future_get(f, &v), 0);
+            ck_assert_ptr_eq(v, &who);
+            ck_assert_msg(pthread_equal(who, pthread_self()), "not run by the waiter");
+        } else {
+            tu_assert_rc(future_wait(f, 30), ETIMEDOUT);
+            ck_assert_int_eq(future_state(f), FUTURE_PENDING);
+        }
+        tu_gate_open(&b.release);
+        tu_assert_rc(future_wait(f, FUT_FOREVER), 0);
+        if (!cr)
+            ck_assert_msg(!pthread_equal(who, pthread_self()), "run by the waiter");
+        tu_assert_rc(fut_pool_shutdown(p, FUT_DRAIN), 0);   /* its queue entry is skipped */
+        future_release(f);
+        future_release(blk);
+        fut_pool_free(p);
+        tu_blocker_destroy(&b);
+    }
+}
+END_TEST
+
+static void *add_one(void *arg)
+{
+    return (void *)((intptr_t)arg + 1);
+}
+
+START_TEST(pool_caller_runs_gather_and_map_complete_without_workers)
+{
+    enum { N = 200 };
+    fut_pool_t *p = pool_caller_runs(1);
+    tu_blocker b;
+    tu_blocker_init(&b, NULL);
+    future_t *blk = start_blocker(p, &b);
+    future_t *fs[N];
+    void *vals[N];
+    for (intptr_t i = 0; i < N; i++)
+        ck_assert_ptr_nonnull(fs[i] = fut_pool_submit(p, add_one, (void *)i));
+    tu_assert_rc(future_gather(fs, N, vals, FUT_FOREVER), 0);
+    for (intptr_t i = 0; i < N; i++)
+        ck_assert_ptr_eq(vals[i], (void *)(i + 1));
+    void *args[N], *res[N];
+    for (intptr_t i = 0; i < N; i++)
+        args[i] = (void *)(i * 2);
+    tu_assert_rc(fut_pool_map(p, add_one, args, res, N), 0);
+    for (intptr_t i = 0; i < N; i++)
+        ck_assert_ptr_eq(res[i], (void *)(i * 2 + 1));
+    ck_assert_int_eq(future_state(blk), FUTURE_RUNNING);   /* the worker never helped */
+    tu_gate_open(&b.release);
+    tu_assert_rc(fut_pool_shutdown(p, FUT_DRAIN), 0);
+    for (int i = 0; i < N; i++)
+        future_release(fs[i]);
+    future_release(blk);
+    fut_pool_free(p);
+    tu_blocker_destroy(&b);
+}
+END_TEST
+
+/* A coroutine waiting on a caller_runs pool suspends; it never runs the
+ * job on the loop's thread. */
+static fut_pool_t *cr_pool;
+static tu_blocker *cr_blocker;
+
+static void *coro_waits_on_cr_pool(void *arg)
+{
+    pthread_t who = 0;
+    future_t *f = fut_pool_submit(cr_pool, whose_thread, &who);
+    if (!f)
+        return fut_raise(errno);
+    *(int *)arg = future_wait(f, 30);
+    tu_gate_open(&cr_blocker->release);
+    int rc = future_wait(f, FUT_FOREVER);
+    int same = pthread_equal(who, pthread_self());
+    future_release(f);
+    return rc ? fut_raise(rc) : (void *)(intptr_t)(same ? 2 : 1);
+}
+
+START_TEST(pool_caller_runs_not_from_a_coroutine)
+{
+    tu_blocker b;
+    tu_blocker_init(&b, NULL);
+    cr_pool = pool_caller_runs(1);
+    cr_blocker = &b;
+    future_t *blk = start_blocker(cr_pool, &b);
+    int first = -1;
+    void *res = NULL;
+    tu_assert_rc(fut_run(coro_waits_on_cr_pool, &first, &res), 0);
+    tu_assert_rc(first, ETIMEDOUT);
+    ck_assert_ptr_eq(res, (void *)(intptr_t)1);     /* a worker ran it */
+    tu_assert_rc(fut_pool_shutdown(cr_pool, FUT_DRAIN), 0);
+    future_release(blk);
+    fut_pool_free(cr_pool);
+    tu_blocker_destroy(&b);
+}
+END_TEST
+
+/* Several plain threads gathering overlapping sets of jobs while the
+ * workers run them too: each job runs once, every value arrives. */
+static void *count_and_add(void *arg)
+{
+    struct { atomic_int *runs; intptr_t i; } *c = arg;
+    atomic_fetch_add(&c->runs[c->i], 1);
+    return (void *)(c->i + 1);
+}
+
+struct gather_all {
+    future_t **fs;
+    int rc;
+};
+
+static void *gather_all_main(void *arg)
+{
+    struct gather_all *g = arg;
+    g->rc = future_gather(g->fs, 400, NULL, FUT_FOREVER);
+    return NULL;
+}
+
+START_TEST(pool_caller_runs_races_workers_each_job_once)
+{
+    enum { N = 400, T = 3 };
+    long rounds = TU_ROUNDS(50);
+    fut_pool_t *p = pool_caller_runs(2);
+    for (long r = 0; r < rounds; r++) {
+        static atomic_int runs[N];
+        static struct { atomic_int *runs; intptr_t i; } ctx[N];
+        future_t *fs[N];
+        for (int i = 0; i < N; i++) {
+            atomic_init(&runs[i], 0);
+            ctx[i].runs = runs;
+            ctx[i].i = i;
+            ck_assert_ptr_nonnull(fs[i] = fut_pool_submit(p, count_and_add, &ctx[i]));
+        }
+        /* This thread and T others gather all of them at once. */
+        struct gather_all g[T];
+        pthread_t t[T];
+        for (int k = 0; k < T; k++) {
+            g[k].fs = fs;
+            g[k].rc = -1;
+            t[k] = tu_thread(gather_all_main, &g[k]);
+        }
+        void *vals[N];
+        tu_assert_rc(future_gather(fs, N, vals, FUT_FOREVER), 0);
+        for (int k = 0; k < T; k++) {
+            tu_join(t[k]);
+            tu_assert_rc(g[k].rc, 0);
+        }
+        for (int i = 0; i < N; i++) {
+            ck_assert_ptr_eq(vals[i], (void *)(intptr_t)(i + 1));
+            ck_assert_int_eq(atomic_load(&runs[i]), 1);
+            future_release(fs[i]);
+        }
+    }
+    fut_pool_free(p);
+}
+END_TEST
+
+/* Bursts of tiny jobs on an oversubscribed pool, with and without a pause
+ * that lets every worker park: parked workers are woken one at a time
+ * (each woken one wakes the next while jobs are left), and no job is ever
+ * left queued with every worker asleep. */
+START_TEST(pool_bursts_wake_one_at_a_time_nothing_lost)
+{
+    long rounds = TU_ROUNDS(1500);
+    fut_pool_t *p = pool(8, 0, "burst");
+    future_t *fs[64];
+    void *vals[64];
+    for (long r = 0; r < rounds; r++) {
+        int k = 1 + (int)(r % 64);
+        for (intptr_t i = 0; i < k; i++)
+            ck_assert_ptr_nonnull(fs[i] = fut_pool_submit(p, add_one, (void *)i));
+        int rc = future_gather(fs, (size_t)k, vals, BOUND_MS);
+        ck_assert_msg(rc == 0, "round %ld (%d jobs): %s", r, k, strerror(rc));
+        for (intptr_t i = 0; i < k; i++) {
+            ck_assert_ptr_eq(vals[i], (void *)(i + 1));
+            future_release(fs[i]);
+        }
+        if (r % 50 == 0)
+            tu_sleep_ms(2);            /* past the idle spin: all parked */
+    }
+    fut_pool_free(p);
 }
 END_TEST
 
@@ -1847,7 +2162,17 @@ static Suite *pool_suite(void)
     tcase_add_test(tc, pool_submit_full_from_job_no_deadlock);
     tcase_add_test(tc, pool_queue_room_after_awaited_child_ran);
 
+    tc = tu_tcase(s, "caller_runs", 60);
+    tcase_add_test(tc, pool_caller_runs_waiter_runs_queued_job);
+    tcase_add_test(tc, pool_caller_runs_gather_and_map_complete_without_workers);
+    tcase_add_test(tc, pool_caller_runs_not_from_a_coroutine);
+    tcase_add_test(tc, pool_caller_runs_races_workers_each_job_once);
+
+    tc = tu_tcase(s, "wakeups", 60);
+    tcase_add_test(tc, pool_bursts_wake_one_at_a_time_nothing_lost);
+
     tc = tu_tcase(s, "shutdown", 30);
+    tcase_add_test(tc, pool_submit_races_shutdown_nothing_stranded);
     tcase_add_test(tc, pool_submit_after_shutdown_eshutdown);
     tcase_add_test(tc, pool_shutdown_twice_harmless);
     tcase_add_test(tc, pool_shutdown_concurrent_callers);

@@ -477,7 +477,7 @@ END_TEST
 
 static fut_pool_t *mkpool(size_t threads, size_t queue_max)
 {
-    fut_pool_opts o = { threads, queue_max, "stress" };
+    fut_pool_opts o = { .threads = threads, .queue_max = queue_max, .name = "stress" };
     fut_pool_t *p = fut_pool_new(&o);
     ck_assert_ptr_nonnull(p);
     return p;

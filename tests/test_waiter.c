@@ -133,6 +133,50 @@ START_TEST(waiter_coroutine_woken_from_thread_then_loop_ends)
 }
 END_TEST
 
+/* A completer whose notification does not fire the waiter must not touch
+ * the waiter after its add: the waiter may return at once and its next
+ * wait reuse the same stack slot.  The completers of one gather are not
+ * joined before the next gather begins (at the same address), so under
+ * TSan a read of the record after the add (once: of `need`) is a race. */
+static void *resolver_late(void *arg)
+{
+    tu_sleep_ms(1);                    /* so that the gather is waiting */
+    future_resolve(arg, (void *)9);
+    return NULL;
+}
+
+START_TEST(waiter_notify_does_not_touch_record_after_add)
+{
+    long rounds = TU_ROUNDS(500);
+    pthread_t prev[3];
+    future_t *prevf[3];
+    bool have_prev = false;
+    for (long i = 0; i < rounds; i++) {
+        future_t *f[3];
+        pthread_t t[3];
+        for (int k = 0; k < 3; k++) {
+            f[k] = future_new();
+            ck_assert_ptr_nonnull(f[k]);
+            ck_assert_int_eq(pthread_create(&t[k], NULL, resolver_late, f[k]), 0);
+        }
+        ck_assert_int_eq(future_gather(f, 3, NULL, FUT_FOREVER), 0);
+        if (have_prev) {
+            for (int k = 0; k < 3; k++) {
+                pthread_join(prev[k], NULL);
+                future_release(prevf[k]);
+            }
+        }
+        memcpy(prev, t, sizeof t);
+        memcpy(prevf, f, sizeof f);
+        have_prev = true;
+    }
+    for (int k = 0; k < 3; k++) {
+        pthread_join(prev[k], NULL);
+        future_release(prevf[k]);
+    }
+}
+END_TEST
+
 /* ---------------------------------------------------------------------
  * 2. Long then-chains complete iteratively
  * ------------------------------------------------------------------- */
@@ -581,6 +625,96 @@ START_TEST(waiter_job_error_vs_wait_code_by_state)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------
+ * waiter_einval_means_complete: future_cancel's EINVAL says "already
+ * complete", so future_done() must be true right after it; and a promise
+ * being completed never reads FUTURE_RUNNING (a promise is PENDING until
+ * complete).  Completers race cancellers and readers on shared promises;
+ * the window is a completion's own few instructions, so this runs for a
+ * bounded time and stops at the first disagreement.
+ * ------------------------------------------------------------------- */
+
+#define EMC_SLOTS 64
+
+struct emc {
+    _Atomic(future_t *) slot[EMC_SLOTS];
+    atomic_bool stop;
+    atomic_long einval_not_done;
+    atomic_long promise_running;
+    atomic_long checks;
+};
+
+static void *emc_completer(void *arg)
+{
+    struct emc *e = arg;
+    unsigned i = 0;
+    while (!atomic_load(&e->stop)) {
+        future_t *f = atomic_exchange(&e->slot[i++ % EMC_SLOTS], NULL);
+        if (!f)
+            continue;
+        future_resolve(f, (void *)1);
+        future_release(f);
+    }
+    return NULL;
+}
+
+static void *emc_canceller(void *arg)
+{
+    struct emc *e = arg;
+    unsigned i = 0;
+    while (!atomic_load(&e->stop)) {
+        unsigned k = i++ % EMC_SLOTS;
+        future_t *f = future_new();
+        if (!f)
+            continue;
+        future_t *mine = future_retain(f);
+        future_t *old = atomic_exchange(&e->slot[k], f);
+        if (old)
+            future_release(old);
+        /* Race the completers for it. */
+        for (int n = 0; n < 64; n++) {
+            enum future_state s = future_state(mine);
+            if (s == FUTURE_RUNNING)
+                atomic_fetch_add(&e->promise_running, 1);
+            if (s != FUTURE_PENDING)
+                break;
+        }
+        int rc = future_cancel(mine);
+        if (rc == EINVAL && !future_done(mine))
+            atomic_fetch_add(&e->einval_not_done, 1);
+        atomic_fetch_add(&e->checks, 1);
+        future_release(mine);
+    }
+    return NULL;
+}
+
+START_TEST(waiter_einval_means_complete)
+{
+    struct emc *e = calloc(1, sizeof *e);
+    ck_assert_ptr_nonnull(e);
+    pthread_t t[6];
+    for (int i = 0; i < 6; i++)
+        t[i] = tu_thread(i < 4 ? emc_completer : emc_canceller, e);
+    uint64_t end = tu_now_ns() + 1500000000u;
+    while (tu_now_ns() < end && !atomic_load(&e->einval_not_done) &&
+           !atomic_load(&e->promise_running))
+        tu_sleep_ms(10);
+    atomic_store(&e->stop, true);
+    for (int i = 0; i < 6; i++)
+        tu_join(t[i]);
+    for (int i = 0; i < EMC_SLOTS; i++)
+        future_release(atomic_load(&e->slot[i]));
+    ck_assert_msg(atomic_load(&e->einval_not_done) == 0,
+                  "future_cancel returned EINVAL (already complete) %ld times while "
+                  "future_done() was still false (of %ld cancels)",
+                  atomic_load(&e->einval_not_done), atomic_load(&e->checks));
+    ck_assert_msg(atomic_load(&e->promise_running) == 0,
+                  "a promise being completed read FUTURE_RUNNING %ld times",
+                  atomic_load(&e->promise_running));
+    free(e);
+}
+END_TEST
+
 static Suite *waiter_suite(void)
 {
     Suite *s = suite_create("waiter");
@@ -590,6 +724,7 @@ static Suite *waiter_suite(void)
     tcase_add_test(tc, waiter_thread_exits_right_after_wait);
     tcase_add_test(tc, waiter_timeout_races_completion_and_exit);
     tcase_add_test(tc, waiter_coroutine_woken_from_thread_then_loop_ends);
+    tcase_add_test(tc, waiter_notify_does_not_touch_record_after_add);
 
     tc = tu_tcase(s, "chains", 60);
     tcase_add_test(tc, waiter_then_chain_million_on_thread);
@@ -611,6 +746,7 @@ static Suite *waiter_suite(void)
     tcase_add_test(tc, waiter_loop_new_huge_stack_enomem);
     tcase_add_test(tc, waiter_loop_free_running_ebusy);
     tcase_add_test(tc, waiter_job_error_vs_wait_code_by_state);
+    tcase_add_test(tc, waiter_einval_means_complete);
     return s;
 }
 
