@@ -5,8 +5,9 @@
 # the base ref) and after (this tree), and the peers, in interleaved rounds,
 # on all cores and on two (taskset -c 0,1); then W2 against the thread
 # count, W1 against N, per-thread W2 job times (FUT_TRACE), the machine's
-# page floor, and more rounds of the main set while BUDGET_S lasts.
-# Raw lines go to $OUT/raw-{all-cores,2-cores,sweep,diag}.txt, each one
+# page floor, W5 and W3 on several pairs of CPUs, and more rounds of the
+# main set while BUDGET_S lasts.
+# Raw lines go to $OUT/raw-{all-cores,2-cores,sweep,diag,pairs}.txt, each one
 # "r<round> <program> <workload> <label> <metric> <value> <unit>";
 # bench/manycore/medians.py makes the tables.  Each program gets 60 s.
 cd "$(dirname "$0")"
@@ -69,6 +70,23 @@ for v in w2_pool w2_pool_base; do
     rm -f "$OUT/t.json"
   done
 done
+# W5 and W3 on different pairs of CPUs: is "2 cores" slower, or CPUs 0-1?
+# (the 2-core W5 miss of run 2 came with the same binary 23 % slower
+# pinned to 0,1 than on all 16).  The page floor is taken on each pair too.
+tag=pairs
+for r in 1 2 3; do
+  for cpus in 0,1 8,9 14,15 0-15; do
+    pin="taskset -c $cpus"
+    run "$pin" pagetouch
+    sed -i "s/^r$r pagetouch /r$r pagetouch-$cpus /" "$OUT/raw-$tag.txt"
+    for prog in "w5_loop 100000" "bfiber w5 100000" "uv w5 100000" "w3_loop" "uv w3 1000"; do
+      run "$pin" $prog
+      p=${prog%% *}
+      sed -i "s/^r$r $p /r$r $p@$cpus /" "$OUT/raw-$tag.txt"
+    done
+  done
+done
+echo "pairs done $(el)s" >>"$OUT/err.txt"
 r=4
 while [ "$(el)" -lt "$BUDGET" ]; do round; r=$((r + 1)); done
 echo "all done $(el)s" >>"$OUT/err.txt"
