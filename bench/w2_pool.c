@@ -10,9 +10,18 @@
  *   w2_pool [N=2000] [iters=26000] [threads=ncpus] [caller_runs=0]
  *
  * Prints: W2 libfutures-pool speedup X x   (sequential wall / pool wall;
- * label gets -<t>thr when threads differ from ncpus).
+ * label gets -<t>thr when threads differ from ncpus).  With W2_RUNQ=1 in
+ * the environment, also "W2 <label> run_delay X ms": how long the pool's
+ * workers waited for a CPU during the timed part (schedstat;
+ * bench/w2_placement.sh uses it).  W2_PIN=1 pins worker "w2-k" to the
+ * k-th CPU of the process's affinity mask: a check of that explanation,
+ * not a way the library runs.
  */
+#include <dirent.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <futures.h>
 #include "bench.h"
 
@@ -24,6 +33,76 @@ static void *kernel_job(void *arg)
     uintptr_t i = (uintptr_t)arg;
     res[i] = hash_kernel(i, iters);
     return NULL;
+}
+
+/* Calls fn(tid, k) for each thread named "w2-k" (the pool's workers name
+ * themselves when they start); returns how many there were. */
+static int each_worker(void (*fn)(pid_t, int, void *), void *ctx)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    int n = 0;
+    while (d && (e = readdir(d)) != NULL) {
+        char path[300], comm[32] = "";
+        int k;
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (fgets(comm, sizeof comm, f) && sscanf(comm, "w2-%d", &k) == 1 && k >= 0) {
+            if (fn)
+                fn((pid_t)atoi(e->d_name), k, ctx);
+            n++;
+        }
+        fclose(f);
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Waits (up to 5 s) until all nt workers have started and named themselves:
+ * W2_RUNQ and W2_PIN look for them by name. */
+static bool workers_named(long nt)
+{
+    for (int i = 0; i < 5000; i++) {
+        if (each_worker(NULL, NULL) >= nt)
+            return true;
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+    }
+    return false;
+}
+
+struct pin_ctx {
+    int cpus[CPU_SETSIZE], ncpu, pinned;
+};
+
+static void pin_one(pid_t tid, int k, void *arg)
+{
+    struct pin_ctx *p = arg;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(p->cpus[k % p->ncpu], &one);
+    if (sched_setaffinity(tid, sizeof one, &one) == 0)
+        p->pinned++;
+}
+
+/* W2_PIN=1: each worker thread "w2-k" to the k-th CPU this process may
+ * use; returns how many were pinned. */
+static int pin_workers(void)
+{
+    cpu_set_t mask;
+    static struct pin_ctx p;
+    p.ncpu = p.pinned = 0;
+    if (sched_getaffinity(0, sizeof mask, &mask) != 0)
+        return 0;
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &mask))
+            p.cpus[p.ncpu++] = c;
+    if (p.ncpu > 0)
+        each_worker(pin_one, &p);
+    return p.pinned;
 }
 
 static void *nop(void *arg)
@@ -63,6 +142,12 @@ int main(int argc, char **argv)
     CHECK(w != NULL && future_get(w, NULL) == 0, "warm-up");
     future_release(w);
 
+    const char *pin = getenv("W2_PIN");
+    const char *runq = getenv("W2_RUNQ");
+    if ((pin && *pin == '1') || (runq && *runq == '1'))
+        CHECK(workers_named(nt), "W2_PIN/W2_RUNQ: the workers did not start");
+    CHECK(!pin || *pin != '1' || pin_workers() == (int)nt, "W2_PIN: pinning the workers");
+    long long rd0 = runq && *runq == '1' ? proc_run_delay_ns("w2-") : -1;
     uint64_t t2 = now_ns();
     for (long i = 0; i < n; i++) {
         fs[i] = fut_pool_submit(pool, kernel_job, (void *)(uintptr_t)i);
@@ -75,14 +160,19 @@ int main(int argc, char **argv)
     for (long i = 0; i < n; i++)
         future_release(fs[i]);
     uint64_t t3 = now_ns();
+    long long rd1 = rd0 >= 0 ? proc_run_delay_ns("w2-") : -1;
     CHECK(rc == 0, "future_gather");
     CHECK(sum == ref, "sum");
 
     char label[64];
     report("W2", bench_label(label, sizeof label,
-                             cr ? "libfutures-pool-callerruns" : "libfutures-pool", n, 2000,
+                             cr ? "libfutures-pool-callerruns"
+                                : pin && *pin == '1' ? "libfutures-pool-pinned"
+                                                     : "libfutures-pool", n, 2000,
                              nt, ncpus()),
            "speedup", (double)(t1 - t0) / (double)(t3 - t2), "x");
+    if (rd0 >= 0 && rd1 >= 0)
+        report("W2", label, "run_delay", (double)(rd1 - rd0) / 1e6, "ms");
     fut_pool_free(pool);
     free(fs);
     free(res);

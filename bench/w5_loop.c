@@ -12,17 +12,25 @@
  *
  * Prints three lines: W5 libfutures-loop wall X ms / peak_rss X KB /
  * bytes_per_task X B   (-N<n> when N != 100000, -<k>KiBstack when a stack
- * size is given).
+ * size is given).  With W5_PHASES=1 in the environment (one clock read per
+ * coroutine more), also start_phase X ms (from the last spawn to the last
+ * coroutine's start) and after_last_start X ms (from there to the end:
+ * the sleep and the last wake-ups): which of the two the wall is made of.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <futures.h>
 #include "bench.h"
 
 static long n_tasks, sleep_ms;
+static bool phases;                     /* W5_PHASES=1 */
+static uint64_t t_spawned, t_last_start;
 
 static void *sleeper(void *arg)
 {
+    if (phases)
+        t_last_start = now_ns();
     int rc = fut_sleep(sleep_ms);
     if (rc != 0)
         return fut_raise(rc);
@@ -43,6 +51,8 @@ static void *main_coro(void *unused)
         fs[i] = fut_spawn(sleeper, (void *)(uintptr_t)i);
         CHECK(fs[i] != NULL, "fut_spawn");
     }
+    if (phases)
+        t_spawned = now_ns();
     int rc = future_gather(fs, (size_t)n_tasks, vals, FUT_FOREVER);
     CHECK(rc == 0, "future_gather");
     uintptr_t sum = 0;
@@ -61,6 +71,8 @@ int main(int argc, char **argv)
     sleep_ms = arg_long(argc, argv, 2, 100);
     long stack = arg_long(argc, argv, 3, 0);
     CHECK(n_tasks > 0 && sleep_ms >= 0 && stack >= 0, "usage: w5_loop [N] [ms] [stack]");
+    const char *ph = getenv("W5_PHASES");
+    phases = ph && *ph == '1';
     long rss0 = proc_status_kb("VmRSS");
 
     fut_loop_opts opts = { .stack_size = (size_t)stack };
@@ -83,6 +95,13 @@ int main(int argc, char **argv)
     report("W5", label, "wall", (double)(t1 - t0) / 1e6, "ms");
     report("W5", label, "peak_rss", (double)hwm, "KB");
     report("W5", label, "bytes_per_task", (double)(hwm - rss0) * 1024.0 / (double)n_tasks, "B");
+    if (phases) {
+        /* from the last spawn to the last coroutine's start: the loop's
+         * cost of starting them all, the wake-ups of the first ones mixed
+         * in once it passes the sleep */
+        report("W5", label, "start_phase", (double)(t_last_start - t_spawned) / 1e6, "ms");
+        report("W5", label, "after_last_start", (double)(t1 - t_last_start) / 1e6, "ms");
+    }
     fut_loop_free(loop);
     return 0;
 }
