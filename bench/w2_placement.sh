@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # bench/w2_placement.sh [BUILD=build] [ROUNDS=15] - where W2's speedup goes
 # on a small machine: the pool as it runs by default, the same with each
