@@ -16,8 +16,6 @@
 #ifndef FUT_BENCH_H
 #define FUT_BENCH_H
 
-#include <dirent.h>
-#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,50 +89,6 @@ static inline long proc_status_kb(const char *key)
     }
     fclose(f);
     return v;
-}
-
-/* Nanoseconds this process's threads whose name starts with `prefix` (all
- * of them: NULL) have spent runnable but waiting for a CPU, summed: the
- * second field of /proc/self/task/TID/schedstat (the scheduler's
- * run_delay); -1 where the kernel does not keep it.  The difference over a phase is CPU time its
- * threads were kept from, as when two workers share one CPU while another
- * one idles.  A diagnostic of this project's, not in common.h. */
-static inline long long proc_run_delay_ns(const char *prefix)
-{
-    DIR *d = opendir("/proc/self/task");
-    long long sum = 0;
-    int n = 0;
-    struct dirent *e;
-    if (!d)
-        return -1;
-    while ((e = readdir(d)) != NULL) {
-        char path[300];
-        unsigned long long run, delay;
-        if (e->d_name[0] == '.')
-            continue;
-        if (prefix) {
-            char comm[32] = "";
-            snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-            FILE *c = fopen(path, "r");
-            bool match = c && fgets(comm, sizeof comm, c) &&
-                         strncmp(comm, prefix, strlen(prefix)) == 0;
-            if (c)
-                fclose(c);
-            if (!match)
-                continue;
-        }
-        snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        if (fscanf(f, "%llu %llu", &run, &delay) == 2) {
-            sum += (long long)delay;
-            n++;
-        }
-        fclose(f);
-    }
-    closedir(d);
-    return n > 0 ? sum : -1;
 }
 
 static inline int cmp_u64(const void *a, const void *b)

@@ -61,6 +61,41 @@ static int each_worker(void (*fn)(pid_t, int, void *), void *ctx)
     return n;
 }
 
+/* Adds tid's run_delay (the second field of its schedstat: nanoseconds
+ * runnable but waiting for a CPU) to the struct run_delay at arg. */
+struct run_delay {
+    long long ns;
+    int threads;
+};
+
+static void add_run_delay(pid_t tid, int k, void *arg)
+{
+    struct run_delay *rd = arg;
+    char path[64];
+    unsigned long long run, delay;
+    (void)k;
+    snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", (int)tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    if (fscanf(f, "%llu %llu", &run, &delay) == 2) {
+        rd->ns += (long long)delay;
+        rd->threads++;
+    }
+    fclose(f);
+}
+
+/* W2_RUNQ=1: how long the workers have waited for a CPU, summed, in ns;
+ * -1 where the kernel does not keep it.  Its difference over the timed
+ * part is CPU time the workers were kept from, as when two of them share
+ * one CPU while another idles. */
+static long long workers_run_delay_ns(void)
+{
+    struct run_delay rd = { 0, 0 };
+    each_worker(add_run_delay, &rd);
+    return rd.threads > 0 ? rd.ns : -1;
+}
+
 /* Waits (up to 5 s) until all nt workers have started and named themselves:
  * W2_RUNQ and W2_PIN look for them by name. */
 static bool workers_named(long nt)
@@ -93,8 +128,7 @@ static void pin_one(pid_t tid, int k, void *arg)
 static int pin_workers(void)
 {
     cpu_set_t mask;
-    static struct pin_ctx p;
-    p.ncpu = p.pinned = 0;
+    struct pin_ctx p = { .ncpu = 0, .pinned = 0 };
     if (sched_getaffinity(0, sizeof mask, &mask) != 0)
         return 0;
     for (int c = 0; c < CPU_SETSIZE; c++)
@@ -142,12 +176,12 @@ int main(int argc, char **argv)
     CHECK(w != NULL && future_get(w, NULL) == 0, "warm-up");
     future_release(w);
 
-    const char *pin = getenv("W2_PIN");
-    const char *runq = getenv("W2_RUNQ");
-    if ((pin && *pin == '1') || (runq && *runq == '1'))
+    const char *env_pin = getenv("W2_PIN"), *env_runq = getenv("W2_RUNQ");
+    bool pin = env_pin && *env_pin == '1', runq = env_runq && *env_runq == '1';
+    if (pin || runq)
         CHECK(workers_named(nt), "W2_PIN/W2_RUNQ: the workers did not start");
-    CHECK(!pin || *pin != '1' || pin_workers() == (int)nt, "W2_PIN: pinning the workers");
-    long long rd0 = runq && *runq == '1' ? proc_run_delay_ns("w2-") : -1;
+    CHECK(!pin || pin_workers() == (int)nt, "W2_PIN: pinning the workers");
+    long long rd0 = runq ? workers_run_delay_ns() : -1;
     uint64_t t2 = now_ns();
     for (long i = 0; i < n; i++) {
         fs[i] = fut_pool_submit(pool, kernel_job, (void *)(uintptr_t)i);
@@ -160,14 +194,14 @@ int main(int argc, char **argv)
     for (long i = 0; i < n; i++)
         future_release(fs[i]);
     uint64_t t3 = now_ns();
-    long long rd1 = rd0 >= 0 ? proc_run_delay_ns("w2-") : -1;
+    long long rd1 = rd0 >= 0 ? workers_run_delay_ns() : -1;
     CHECK(rc == 0, "future_gather");
     CHECK(sum == ref, "sum");
 
     char label[64];
     report("W2", bench_label(label, sizeof label,
                              cr ? "libfutures-pool-callerruns"
-                                : pin && *pin == '1' ? "libfutures-pool-pinned"
+                                : pin ? "libfutures-pool-pinned"
                                                      : "libfutures-pool", n, 2000,
                              nt, ncpus()),
            "speedup", (double)(t1 - t0) / (double)(t3 - t2), "x");
