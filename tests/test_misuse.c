@@ -777,10 +777,12 @@ static void *busy_job(void *a)
     return V(1);
 }
 
+#if !defined(TU_ASAN)
 static void *child_coro(void *a)
 {
     return V((uintptr_t)a + 1);
 }
+#endif
 
 /* The child: only the forking thread exists.  It leaves the inherited pool
  * alone and makes what it needs anew. */
@@ -789,10 +791,16 @@ static int fork_child(future_t *done_before)
     void *v = NULL;
     if (future_get(done_before, &v) != 0 || v != V(1))
         return 2;                              /* complete before fork: readable */
+#if !defined(TU_ASAN)
+    /* gcc 12's AddressSanitizer does not hold its allocator's locks across
+     * fork(), so a child forked while a pool thread is inside it can
+     * deadlock in its first allocation (CI saw one such hang in many runs);
+     * the plain and TSan builds run this part. */
     v = NULL;
     if (fut_run(child_coro, V(41), &v) != 0 || v != V(42))
         return 3;
-#if !defined(TU_TSAN)
+#endif
+#if !defined(TU_TSAN) && !defined(TU_ASAN)
     /* ThreadSanitizer refuses new threads after a multi-threaded fork. */
     fut_pool_t *p = fut_pool_new(&(fut_pool_opts){ .threads = 2 });
     if (!p)
